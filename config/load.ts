@@ -47,7 +47,7 @@ export function parseConfigText(text: string, file: string): LoadResult {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = lineCounter.linePos(e.pos[0]);
     problems.push({ code: 'GH_CONFIG_YAML', file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message });
   }
   if (problems.length > 0) return { ok: false, problems };

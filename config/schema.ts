@@ -5,7 +5,7 @@ import { storageSchema } from './sections/storage.js';
 import { centralSchema } from './sections/central.js';
 import { brokerSchema } from './sections/broker.js';
 import { adminSchema } from './sections/admin.js';
-import { beaconsSchema, rulesSchema } from './sections/engagement.js';
+import { beaconsSchema, checkEngagementReferences, engagementSchema, rulesSchema } from './sections/engagement.js';
 import { simDeviceSchema } from '../drivers/sim/config.js';
 import { osdpDeviceSchema } from '../drivers/osdp/config.js';
 import { wiegandDeviceSchema } from '../drivers/wiegand/config.js';
@@ -41,6 +41,12 @@ export const configSchema = z
       name: z.string().optional(),
       venue: idSchema.optional(),
       timezone: z.string().default('UTC'),
+      /**
+       * Treat the wall clock as synchronised even without the systemd-timesyncd flag
+       * (containers, dev machines). On a Pi leave it false: events made before NTP
+       * syncs are flagged and an alarm is raised.
+       */
+      assumeClockSynced: z.boolean().default(false),
     }),
     storage: storageSchema,
     secrets: z.strictObject({
@@ -55,6 +61,7 @@ export const configSchema = z
     lanes: z.array(laneSchema).default([]),
     beacons: beaconsSchema,
     rules: rulesSchema,
+    engagement: engagementSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const unique = (items: Array<{ id: string }>, key: string) => {
@@ -74,6 +81,7 @@ export const configSchema = z
       if (lane.output && !devices.has(lane.output.device)) ctx.addIssue({ code: 'custom', path: ['lanes', i, 'output', 'device'], message: `no device "${lane.output.device}" in devices` });
       if (!zones.has(lane.zone)) ctx.addIssue({ code: 'custom', path: ['lanes', i, 'zone'], message: `no zone "${lane.zone}" in zones` });
     });
+    checkEngagementReferences(cfg, ctx);
   });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

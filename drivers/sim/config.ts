@@ -9,6 +9,5 @@ export const simDeviceSchema = z.strictObject({
   ratePerSecond: z.number().positive().max(1000).default(2),
   /** Credentials to present, cycled in order (card values as in docs/credentials.md). */
   credentials: z.array(z.string().min(1)).min(1),
-  seed: z.number().int().default(1),
 });
 export type SimDeviceConfig = z.infer<typeof simDeviceSchema>;

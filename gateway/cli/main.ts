@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { CliExit, EXIT_INVALID, EXIT_OK, EXIT_RUNTIME } from './exit.js';
 import { isGatehouseError } from '../errors.js';
 import { register as registerConfig } from './commands/config.js';
+import { register as registerRun } from './commands/run.js';
 
 /**
  * The `gatehouse` CLI. Exit codes: 0 ok, 1 runtime failure, 2 invalid input
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerConfig(program);
+  registerRun(program);
   program.commands.forEach(applyExitOverride);
   return program;
 }

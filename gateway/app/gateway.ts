@@ -1,0 +1,301 @@
+import { join } from 'node:path';
+import { createPublicKey } from 'node:crypto';
+import type { LoadedConfig } from '../../config/load.js';
+import { readSecret, readSecretText, resolveFromConfig } from '../../config/secrets.js';
+import type { DeviceConfig, GatewayConfig } from '../../config/schema.js';
+import { Bus } from '../bus/bus.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Driver, DriverContext } from '../core/driver.js';
+import { createLogger, type Logger } from '../core/log.js';
+import type { Alarm, DeviceStatus } from '../core/types.js';
+import { eventFactory, type EventFactory } from '../events/cloudevent.js';
+import { errorCodeOf } from '../errors.js';
+import { Health } from '../health/health.js';
+import { createCoreMetrics, type CoreMetrics } from '../health/metrics.js';
+import { ensureWritableDir } from '../store/db.js';
+import { openEntitlementStore, createAccessEngine, type AccessEngine, type EntitlementStore } from '../access/index.js';
+import { openOutbox, createUplink, httpTransport, createDownlink, type Outbox, type Uplink, type Downlink } from '../../sync/index.js';
+import { Activity } from './activity.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { wireDecisionPath } from './decision-path.js';
+import { loadDriverFactory } from './driver-registry.js';
+import { LaneRouter } from './lanes.js';
+import { DriverSupervisor } from './supervisor.js';
+
+export interface StartOptions {
+  log?: Logger;
+  clock?: Clock;
+  /** Override the admin port (tests use 0). */
+  adminPort?: number;
+}
+
+export interface RunningGateway {
+  readonly config: GatewayConfig;
+  readonly bus: Bus;
+  readonly metrics: CoreMetrics;
+  readonly health: Health;
+  readonly admin: AdminServer;
+  readonly store: EntitlementStore;
+  readonly engine: AccessEngine;
+  readonly outbox: Outbox;
+  readonly uplink: Uplink | undefined;
+  readonly downlink: Downlink | undefined;
+  readonly drivers: ReadonlyMap<string, Driver>;
+  readonly makeEvent: EventFactory;
+  status(): GatewayStatus;
+  stop(): Promise<void>;
+}
+
+export interface GatewayStatus {
+  gateway: { id: string; name?: string; venue?: string; version: string; startedAt: string; clockSynced: boolean };
+  health: ReturnType<Health['snapshot']>;
+  devices: Array<DeviceStatus & { lastSeen?: number }>;
+  lanes: Record<string, Array<{ at: number; result: string; reason: string; holderRef?: string }>>;
+  decisionsPerMinute: Array<{ minute: string; granted: number; denied: number }>;
+  outbox: { depth: number };
+  sync: { lastSuccessAt?: number; lastError?: { code: string; message: string }; deadLetters: number; connected: boolean } | undefined;
+  entitlements: ReturnType<EntitlementStore['status']>;
+  alarms: Alarm[];
+}
+
+export const VERSION = '0.1.0';
+
+/**
+ * The composition root: the one place that knows config, drivers, sync and
+ * the core together. Start order follows DESIGN.md: open the stores and check
+ * integrity, serve decisions, then connect the rest.
+ */
+export async function startGateway(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const { config, baseDir } = loaded;
+  const log = (options.log ?? createLogger()).child({ gateway: config.gateway.id });
+  const clock = options.clock ?? systemClock({ assumeSynced: config.gateway.assumeClockSynced });
+  const metrics = createCoreMetrics();
+  const health = new Health(clock.now);
+  const bus = new Bus((topic, err) => {
+    metrics.errors.inc({ code: errorCodeOf(err) });
+    log.error({ err, topic }, 'bus subscriber failed');
+  });
+  const makeEvent = eventFactory(config.gateway.id, clock.now);
+  const startedAt = clock.now();
+  const dataDir = resolveFromConfig(baseDir, config.storage.dataDir);
+  ensureWritableDir(dataDir);
+
+  // 1. Stores first: the gate must be able to decide before anything else connects.
+  const key = readSecret(config.secrets.credentialKey, baseDir);
+  const store = openEntitlementStore({ dataDir, key, clock, log: log.child({ component: 'entitlements' }), metrics: metrics.registry });
+  const storeStatus = store.status();
+  if (storeStatus.corruptMovedAside) {
+    raiseAlarmLater({ kind: 'cache_corrupt', source: 'entitlements', code: 'GH_STORE_CORRUPT', message: `entitlement store was corrupt and moved to ${storeStatus.corruptMovedAside}; lanes decide by fail mode until a snapshot arrives`, at: clock.now(), active: true });
+  }
+  const engine = createAccessEngine({ store, zones: config.zones, lanes: config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: config.gateway.timezone, stateDir: dataDir });
+  const lanes = new LaneRouter(config.lanes);
+
+  const alarms = new Map<string, Alarm>();
+  const outbox = openOutbox({
+    path: join(dataDir, 'outbox.db'),
+    ...config.storage.outbox,
+    clock,
+    log: log.child({ component: 'outbox' }),
+    metrics: metrics.registry,
+    raiseAlarm: (a) => bus.emit('alarm', a),
+  });
+
+  // 2. Serve decisions.
+  const drivers = new Map<string, Driver>();
+  const unwire = wireDecisionPath({ bus, engine: () => engine, lanes: () => lanes, drivers, events: outbox, makeEvent, metrics, log, clock });
+
+  // Alarms and device states become events, metrics and health.
+  const lastSeen = new Map<string, DeviceStatus & { lastSeen?: number }>();
+  bus.on('alarm', (a) => {
+    const k = `${a.kind}/${a.source}`;
+    if (a.active) alarms.set(k, a);
+    else alarms.delete(k);
+    metrics.alarmsActive.reset();
+    for (const active of alarms.values()) metrics.alarmsActive.inc({ kind: active.kind });
+    health.set(`alarm:${k}`, a.active ? 'warn' : 'ok', a.message, a.code);
+    log[a.active ? 'warn' : 'info']({ alarm: a.kind, source: a.source, code: a.code }, a.message);
+    appendQuietly(makeEvent({ type: a.active ? 'io.gatehouse.alarm.raised' : 'io.gatehouse.alarm.cleared', origin: a.source, at: a.at, data: a }), 'alarm');
+  });
+  bus.on('device.status', (s) => {
+    const k = s.reader === undefined ? s.deviceId : `${s.deviceId}/${s.reader}`;
+    const prev = lastSeen.get(k);
+    lastSeen.set(k, { ...s, ...(s.state === 'online' ? { lastSeen: s.at } : prev?.lastSeen ? { lastSeen: prev.lastSeen } : {}) });
+    metrics.deviceOnline.set({ device: s.deviceId, reader: s.reader ?? '' }, s.state === 'online' ? 1 : 0);
+    if (prev?.state === s.state) return;
+    if (s.state === 'online' || s.state === 'offline' || s.state === 'unavailable' || s.state === 'failed') {
+      const online = s.state === 'online';
+      appendQuietly(
+        makeEvent({ type: online ? 'io.gatehouse.device.online' : 'io.gatehouse.device.offline', origin: s.deviceId, at: s.at, data: { device: s.deviceId, ...(s.reader ? { reader: s.reader } : {}), ...(s.reason ? { reason: s.reason } : {}) } }),
+        online ? 'telemetry' : 'alarm',
+      );
+      health.set(`device:${k}`, online ? 'ok' : 'warn', online ? undefined : `${k} is ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
+    }
+  });
+  const activity = new Activity();
+  bus.on('decision', (d) => activity.record(d));
+
+  function appendQuietly(event: ReturnType<EventFactory>, priority: Parameters<Outbox['append']>[1]): void {
+    outbox.append(event, priority).catch((err: unknown) => {
+      metrics.errors.inc({ code: errorCodeOf(err) });
+      log.error({ err, code: errorCodeOf(err), eventId: event.id }, 'event could not be appended');
+    });
+  }
+  function raiseAlarmLater(a: Alarm): void {
+    queueMicrotask(() => bus.emit('alarm', a));
+  }
+
+  // 3. Drivers, each supervised.
+  const supervisors: DriverSupervisor[] = [];
+  for (const device of config.devices) {
+    if (device.driver === 'mqtt') continue;
+    const driver = await createDeviceDriver(device);
+    if (!driver) continue;
+    drivers.set(device.id, driver);
+    const supervisor = new DriverSupervisor(driver, { bus, log, clock, onError: (code) => metrics.errors.inc({ code }) });
+    supervisors.push(supervisor);
+  }
+  await Promise.all(supervisors.map((s) => s.start()));
+
+  async function createDeviceDriver(device: DeviceConfig): Promise<Driver | undefined> {
+    const factory = await loadDriverFactory(device.driver);
+    if (!factory) {
+      log.warn({ device: device.id, driver: device.driver }, 'no driver of this kind in this build; device ignored');
+      health.set(`device:${device.id}`, 'warn', `driver "${device.driver}" is not available in this build`, 'GH_DRIVER_UNAVAILABLE');
+      return undefined;
+    }
+    const ctx: DriverContext<typeof device> = { config: device, gatewayId: config.gateway.id, bus, log: log.child({ device: device.id }), metrics: metrics.registry, clock, events: outbox, makeEvent };
+    return (factory as (c: DriverContext<typeof device>) => Driver)(ctx);
+  }
+
+  // 4. Sync with the central side.
+  let uplink: Uplink | undefined;
+  let downlink: Downlink | undefined;
+  if (config.central) {
+    const token = config.central.token ? readSecretText(config.central.token, baseDir) : undefined;
+    uplink = createUplink({
+      outbox,
+      transport: httpTransport({ url: config.central.url, ...(token ? { token } : {}), timeoutMs: config.central.timeoutMs, gatewayId: config.gateway.id, ...tlsFiles(config, baseDir) }),
+      batchSize: config.central.batchSize,
+      clock,
+      log: log.child({ component: 'uplink' }),
+      metrics: metrics.registry,
+      onStatus: (s) => health.set('uplink', s.connected ? 'ok' : 'warn', s.lastError?.message, s.lastError?.code),
+    });
+    uplink.start();
+    if (config.central.publicKey) {
+      const publicKey = createPublicKey(readSecretText(config.central.publicKey, baseDir));
+      downlink = createDownlink({
+        baseUrl: config.central.url,
+        ...(token ? { token } : {}),
+        publicKey,
+        sink: store,
+        gatewayId: config.gateway.id,
+        clock,
+        log: log.child({ component: 'downlink' }),
+        metrics: metrics.registry,
+        raiseAlarm: (a) => bus.emit('alarm', a),
+      });
+      downlink.start();
+    } else {
+      health.set('downlink', 'warn', 'central.publicKey is not set: entitlement updates are not pulled');
+    }
+  }
+
+  // 5. Clock: events made on an unsynchronised clock are flagged; say so loudly once.
+  const clockTimer = setInterval(checkClock, 30_000);
+  clockTimer.unref();
+  let clockAlarm = false;
+  function checkClock(): void {
+    const synced = clock.isSynced();
+    if (synced === !clockAlarm) return;
+    clockAlarm = !synced;
+    bus.emit('alarm', { kind: 'clock_unsynced', source: 'clock', message: synced ? 'wall clock synchronised' : 'wall clock is not synchronised (no NTP yet): events are flagged, validity windows judged with care', at: clock.now(), active: !synced });
+  }
+  checkClock();
+
+  const depthTimer = setInterval(() => metrics.outboxDepth.set(outbox.depth()), 1000);
+  depthTimer.unref();
+  metrics.outboxDepth.set(outbox.depth());
+
+  const status = (): GatewayStatus => ({
+    gateway: {
+      id: config.gateway.id,
+      ...(config.gateway.name ? { name: config.gateway.name } : {}),
+      ...(config.gateway.venue ? { venue: config.gateway.venue } : {}),
+      version: VERSION,
+      startedAt: new Date(startedAt).toISOString(),
+      clockSynced: clock.isSynced(),
+    },
+    health: health.snapshot(),
+    devices: [...lastSeen.values()],
+    lanes: activity.lanes(),
+    decisionsPerMinute: activity.perMinute(),
+    outbox: { depth: outbox.depth() },
+    sync: uplink?.status(),
+    entitlements: store.status(),
+    alarms: [...alarms.values()],
+  });
+
+  const admin = await startAdminServer({
+    host: config.admin.host,
+    port: options.adminPort ?? config.admin.port,
+    registry: metrics.registry,
+    health,
+    status,
+    ...(config.admin.token ? { token: readSecretText(config.admin.token, baseDir) } : {}),
+    log: log.child({ component: 'admin' }),
+  });
+  log.info({ admin: admin.url, devices: drivers.size, lanes: lanes.size }, 'gateway running');
+
+  let stopped = false;
+  return {
+    config,
+    bus,
+    metrics,
+    health,
+    admin,
+    get store() {
+      return store;
+    },
+    get engine() {
+      return engine;
+    },
+    outbox,
+    uplink,
+    downlink,
+    drivers,
+    makeEvent,
+    status,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(clockTimer);
+      clearInterval(depthTimer);
+      unwire();
+      await Promise.allSettled(supervisors.map((s) => s.stop()));
+      await downlink?.stop();
+      await uplink?.stop();
+      await outbox.close();
+      engine.close();
+      store.close();
+      await admin.close();
+      log.info('gateway stopped');
+    },
+  };
+
+}
+
+function tlsFiles(config: GatewayConfig, baseDir: string): { tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer } } {
+  const tls = config.central?.tls;
+  if (!tls) return {};
+  const read = (p: string | undefined) => (p ? readSecret({ file: p }, baseDir) : undefined);
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  const ca = read(tls.ca);
+  const cert = read(tls.cert);
+  const k = read(tls.key);
+  if (ca) out.ca = ca;
+  if (cert) out.cert = cert;
+  if (k) out.key = k;
+  return { tls: out };
+}
+
