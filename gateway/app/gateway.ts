@@ -21,6 +21,7 @@ import { wireDecisionPath } from './decision-path.js';
 import { loadDriverFactory } from './driver-registry.js';
 import { LaneRouter } from './lanes.js';
 import { DriverSupervisor } from './supervisor.js';
+import { diffConfig, type ConfigDiff } from './config-diff.js';
 
 export interface StartOptions {
   log?: Logger;
@@ -43,6 +44,11 @@ export interface RunningGateway {
   readonly drivers: ReadonlyMap<string, Driver>;
   readonly makeEvent: EventFactory;
   status(): GatewayStatus;
+  /**
+   * Applies a new, already validated config without a restart: changed devices
+   * are restarted, lanes and zones swapped in one step; everything else keeps running.
+   */
+  reload(next: LoadedConfig): Promise<ConfigDiff>;
   stop(): Promise<void>;
 }
 
@@ -87,8 +93,8 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   if (storeStatus.corruptMovedAside) {
     raiseAlarmLater({ kind: 'cache_corrupt', source: 'entitlements', code: 'GH_STORE_CORRUPT', message: `entitlement store was corrupt and moved to ${storeStatus.corruptMovedAside}; lanes decide by fail mode until a snapshot arrives`, at: clock.now(), active: true });
   }
-  const engine = createAccessEngine({ store, zones: config.zones, lanes: config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: config.gateway.timezone, stateDir: dataDir });
-  const lanes = new LaneRouter(config.lanes);
+  let engine = createAccessEngine({ store, zones: config.zones, lanes: config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: config.gateway.timezone, stateDir: dataDir });
+  let lanes = new LaneRouter(config.lanes);
 
   const alarms = new Map<string, Alarm>();
   const outbox = openOutbox({
@@ -145,16 +151,23 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   }
 
   // 3. Drivers, each supervised.
-  const supervisors: DriverSupervisor[] = [];
-  for (const device of config.devices) {
-    if (device.driver === 'mqtt') continue;
+  const supervisors = new Map<string, DriverSupervisor>();
+  async function addDevice(device: DeviceConfig): Promise<void> {
+    if (device.driver === 'mqtt') return;
     const driver = await createDeviceDriver(device);
-    if (!driver) continue;
+    if (!driver) return;
     drivers.set(device.id, driver);
     const supervisor = new DriverSupervisor(driver, { bus, log, clock, onError: (code) => metrics.errors.inc({ code }) });
-    supervisors.push(supervisor);
+    supervisors.set(device.id, supervisor);
+    await supervisor.start();
   }
-  await Promise.all(supervisors.map((s) => s.start()));
+  async function removeDevice(id: string): Promise<void> {
+    const supervisor = supervisors.get(id);
+    supervisors.delete(id);
+    drivers.delete(id);
+    await supervisor?.stop().catch((err: unknown) => log.warn({ err, device: id }, 'driver did not stop cleanly'));
+  }
+  await Promise.all(config.devices.map(addDevice));
 
   async function createDeviceDriver(device: DeviceConfig): Promise<Driver | undefined> {
     const factory = await loadDriverFactory(device.driver);
@@ -247,9 +260,37 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   });
   log.info({ admin: admin.url, devices: drivers.size, lanes: lanes.size }, 'gateway running');
 
+  let current = config;
+  async function reload(next: LoadedConfig): Promise<ConfigDiff> {
+    const diff = diffConfig(current, next.config);
+    if (diff.needsRestart.length > 0) {
+      log.warn({ sections: diff.needsRestart }, 'these config sections change only on restart; the rest is applied now');
+    }
+    if (diff.accessChanged) {
+      // Synchronous from close to assignment: no decision can run in between,
+      // so no anti-passback or occupancy update is lost.
+      engine.close();
+      engine = createAccessEngine({ store, zones: next.config.zones, lanes: next.config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: current.gateway.timezone, stateDir: dataDir });
+      lanes = new LaneRouter(next.config.lanes);
+    }
+    for (const id of diff.devicesRemoved) await removeDevice(id);
+    for (const device of diff.devicesChanged) {
+      await removeDevice(device.id);
+      await addDevice(device);
+    }
+    for (const device of diff.devicesAdded) await addDevice(device);
+    const kept: Partial<GatewayConfig> = {};
+    for (const section of diff.needsRestart) Object.assign(kept, { [section]: current[section] });
+    current = { ...next.config, ...kept };
+    log.info({ added: diff.devicesAdded.map((d) => d.id), removed: diff.devicesRemoved, changed: diff.devicesChanged.map((d) => d.id), access: diff.accessChanged }, 'config reloaded');
+    return diff;
+  }
+
   let stopped = false;
   return {
-    config,
+    get config() {
+      return current;
+    },
     bus,
     metrics,
     health,
@@ -266,13 +307,14 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     drivers,
     makeEvent,
     status,
+    reload,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(clockTimer);
       clearInterval(depthTimer);
       unwire();
-      await Promise.allSettled(supervisors.map((s) => s.stop()));
+      await Promise.allSettled([...supervisors.values()].map((s) => s.stop()));
       await downlink?.stop();
       await uplink?.stop();
       await outbox.close();
