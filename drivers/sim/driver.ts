@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { sharedCounter } from '../../gateway/health/metrics.js';
 import type { Driver, DriverContext, LaneFeedback } from '../../gateway/core/driver.js';
 import type { DeviceState } from '../../gateway/core/types.js';
 import type { SimDeviceConfig } from './config.js';
@@ -16,11 +16,10 @@ export interface SimReaderDriver extends Driver {
 
 export function createDriver(ctx: DriverContext<SimDeviceConfig>): SimReaderDriver {
   const { config, bus, clock } = ctx;
-  const feedbackCounter = new Counter({
+  const feedbackCounter = sharedCounter(ctx.metrics, {
     name: 'gatehouse_sim_feedback_total',
     help: 'Decisions shown on simulated readers, by result.',
     labelNames: ['device', 'result'],
-    registers: [ctx.metrics],
   });
   let state: DeviceState = 'stopped';
   let timer: NodeJS.Timeout | undefined;

@@ -176,7 +176,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       health.set(`device:${device.id}`, 'warn', `driver "${device.driver}" is not available in this build`, 'GH_DRIVER_UNAVAILABLE');
       return undefined;
     }
-    const ctx: DriverContext<typeof device> = { config: device, gatewayId: config.gateway.id, bus, log: log.child({ device: device.id }), metrics: metrics.registry, clock, events: outbox, makeEvent };
+    const ctx: DriverContext<typeof device> = { config: device, gatewayId: config.gateway.id, bus, log: log.child({ device: device.id }), metrics: metrics.registry, clock, events: outbox, makeEvent, baseDir, dataDir };
     return (factory as (c: DriverContext<typeof device>) => Driver)(ctx);
   }
 

@@ -23,6 +23,10 @@ export interface DriverContext<C> {
   /** For drivers that emit events of their own (telemetry, interactions). */
   events: EventSink;
   makeEvent: EventFactory;
+  /** Directory of the config file: relative paths in a device's config (key files, sockets) resolve against it. */
+  baseDir?: string;
+  /** The gateway's data directory, for drivers that keep state (e.g. OSDP keys written in install mode). */
+  dataDir?: string;
 }
 
 /** Lane feedback a driver can show: result, LED/buzzer pattern choice and relay pulse. */

@@ -38,3 +38,26 @@ export function createCoreMetrics(options: { defaultMetrics?: boolean } = {}): C
     alarmsActive: new Gauge({ name: 'gatehouse_alarms_active', help: 'Active alarms by kind.', labelNames: ['kind'], registers }),
   };
 }
+
+/**
+ * Registers a metric once per registry and hands back the same one to every
+ * later caller: several devices of one driver kind share `gatehouse_*`
+ * metrics, told apart by their `device` label.
+ */
+export function sharedCounter<L extends string>(registry: Registry, config: { name: string; help: string; labelNames?: readonly L[] }): Counter<L> {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing) return existing as Counter<L>;
+  return new Counter<L>({ ...config, registers: [registry] });
+}
+
+export function sharedGauge<L extends string>(registry: Registry, config: { name: string; help: string; labelNames?: readonly L[] }): Gauge<L> {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing) return existing as Gauge<L>;
+  return new Gauge<L>({ ...config, registers: [registry] });
+}
+
+export function sharedHistogram<L extends string>(registry: Registry, config: { name: string; help: string; labelNames?: readonly L[]; buckets?: number[] }): Histogram<L> {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing) return existing as Histogram<L>;
+  return new Histogram<L>({ ...config, registers: [registry] });
+}

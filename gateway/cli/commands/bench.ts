@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { CliExit, EXIT_INVALID } from '../exit.js';
+
+type BenchRun = (options: Record<string, string | number | boolean>) => Promise<Record<string, unknown>>;
+
+/** Benchmarks by name, loaded lazily (scripts/bench/<name>.ts); targets are in docs/benchmarks.md. */
+const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> }> = {
+  access: { describe: 'access decisions against a store of N entitlements (--entitlements)', load: async () => (await import('../../../scripts/bench/access.js')).run },
+  snapshot: { describe: 'apply a signed snapshot of N entitlements while deciding (--entitlements)', load: async () => (await import('../../../scripts/bench/snapshot.js')).run },
+  outbox: { describe: 'durable outbox appends with group commit', load: async () => (await import('../../../scripts/bench/outbox.js')).run },
+  drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
+};
+
+/** The set `gatehouse bench all` (and `npm run bench`) runs, with sizes that finish in minutes. */
+const ALL: Array<[string, Record<string, number>]> = [
+  ['access', { entitlements: 1_000_000 }],
+  ['snapshot', { entitlements: 1_000_000 }],
+  ['outbox', {}],
+  ['drain', { events: 1_000_000 }],
+];
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new CliExit(EXIT_INVALID, `--${name} must be a positive whole number, got "${v}"`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('run a benchmark and print its figures as JSON')
+    .argument('<name>', `one of: all, ${Object.keys(BENCHES).join(', ')}`)
+    .option('--json', 'print one JSON object (the default output; kept for scripts that pass it)')
+    .option('--entitlements <n>', 'number of entitlements (access, snapshot)', positiveInt('entitlements'))
+    .option('--events <n>', 'number of events (drain)', positiveInt('events'))
+    .option('--readers <n>', 'number of simulated readers (osdp)', positiveInt('readers'))
+    .option('--baud <n>', 'baud rate (osdp)', positiveInt('baud'))
+    .option('--reads <n>', 'number of card reads (osdp)', positiveInt('reads'))
+    .option('--devices <n>', 'number of simulated devices (mqtt)', positiveInt('devices'))
+    .action(async (name: string, opts: Record<string, string | number | boolean>) => {
+      const { json: _json, ...options } = opts;
+      if (name === 'all') {
+        const results: Record<string, unknown> = {};
+        for (const [bench, defaults] of ALL) {
+          const entry = BENCHES[bench];
+          if (!entry) continue;
+          results[bench] = await (await entry.load())({ ...defaults, ...options });
+        }
+        process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+        return;
+      }
+      const entry = BENCHES[name];
+      if (!entry) throw new CliExit(EXIT_INVALID, `unknown benchmark "${name}": one of all, ${Object.keys(BENCHES).join(', ')}`);
+      const result = await (await entry.load())(options);
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    });
+}
