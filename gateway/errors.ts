@@ -57,6 +57,9 @@ export const ERROR_CODES = {
   GH_OSDP_SEQUENCE: 'An OSDP reply had an unexpected sequence number.',
   GH_OSDP_SECURE_CHANNEL: 'OSDP Secure Channel failed (handshake, MAC or decryption).',
   GH_OSDP_ADDRESS: 'An OSDP reply came from an unexpected address.',
+  GH_OSDP_OVERSIZE: 'An OSDP frame declared a length beyond the accepted maximum.',
+  GH_OSDP_FLOOD: 'Bytes or replies arrived on an OSDP bus while no command was outstanding.',
+  GH_OSDP_KEY: 'An OSDP Secure Channel key file is unreadable, malformed or could not be written.',
 
   // --- drivers: Wiegand / GPIO / HID / serial readers ---
   GH_WIEGAND_PARITY: 'A Wiegand frame failed its parity check.',
@@ -79,6 +82,7 @@ export const ERROR_CODES = {
   GH_BLE_UNAVAILABLE: 'The BLE radio or the permission to use it is missing.',
   GH_BLE_BAD_ADV: 'A BLE advertisement was malformed or truncated.',
   GH_ENGAGEMENT_RULE: 'A content rule could not be evaluated.',
+  GH_ENGAGEMENT_STATE: 'Engagement visit history could not be written; changes stay in memory and the write is retried.',
 
   // --- venue (multi-gateway) ---
   GH_VENUE_LINK: 'The shared venue broker is unreachable.',
@@ -88,6 +92,7 @@ export const ERROR_CODES = {
   // --- ops ---
   GH_PROVISION_EXISTS: 'Provisioning would overwrite an existing secret (use --force).',
   GH_DOCTOR_FAILED: 'One or more doctor checks failed.',
+  GH_SYSTEMD_NOTIFY: 'A readiness or watchdog notification to systemd failed; systemd may restart the gateway.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { VisitHistory, calendar, VISITS_DB_FILE } from './visits.js';
+
+const day = (iso: string) => Date.parse(iso);
+
+describe('calendar', () => {
+  it('counts days and Monday-based weeks in the gateway time zone, and labels seasons', () => {
+    const utc = calendar('UTC', '01-01');
+    const sun = utc(day('2026-11-22T12:00:00Z'));
+    const mon = utc(day('2026-11-23T00:30:00Z'));
+    expect(mon.day - sun.day).toBe(1);
+    expect(mon.week - sun.week).toBe(1);
+    expect(utc(day('2026-11-29T23:59:00Z')).week).toBe(mon.week);
+    expect(sun.season).toBe('2026');
+    // 23:30 UTC on Sunday is already Monday in Berlin.
+    expect(calendar('Europe/Berlin', '01-01')(day('2026-11-22T23:30:00Z')).day).toBe(mon.day);
+    const football = calendar('UTC', '08-01');
+    expect(football(day('2026-07-31T12:00:00Z')).season).toBe('2025/26');
+    expect(football(day('2026-08-01T12:00:00Z')).season).toBe('2026/27');
+  });
+});
+
+describe('VisitHistory', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('reports the first visit ever, then counts visits and builds day and week streaks', () => {
+    const { history } = VisitHistory.open(':memory:', { timeZone: 'UTC', seasonStart: '01-01' });
+    expect(history.recordVisit('h1', day('2026-11-20T10:00:00Z'))).toEqual({ visitCount: 1, firstEver: true, firstOfSeason: true, season: '2026', streakDays: 1, streakWeeks: 1, streakDayGrew: false, streakWeekGrew: false });
+    expect(history.recordVisit('h1', day('2026-11-20T18:00:00Z'))).toMatchObject({ visitCount: 2, firstEver: false, streakDays: 1, streakDayGrew: false });
+    expect(history.recordVisit('h1', day('2026-11-21T10:00:00Z'))).toMatchObject({ visitCount: 3, streakDays: 2, streakDayGrew: true, streakWeeks: 1 });
+    expect(history.recordVisit('h1', day('2026-11-22T10:00:00Z'))).toMatchObject({ streakDays: 3, streakWeekGrew: false });
+    expect(history.recordVisit('h1', day('2026-11-23T10:00:00Z'))).toMatchObject({ streakDays: 4, streakWeeks: 2, streakWeekGrew: true });
+    expect(history.recordVisit('h1', day('2026-11-25T10:00:00Z'))).toMatchObject({ streakDays: 1, streakWeeks: 2, streakDayGrew: false });
+    expect(history.recordVisit('h1', day('2026-12-09T10:00:00Z'))).toMatchObject({ streakDays: 1, streakWeeks: 1 });
+    expect(history.recordVisit('h1', day('2027-01-02T10:00:00Z'))).toMatchObject({ firstOfSeason: true, firstEver: false, season: '2027' });
+    expect(history.visitCount('h1')).toBe(8);
+    expect(history.lastVisitAt('h1')).toBe(day('2027-01-02T10:00:00Z'));
+    history.close();
+  });
+
+  it('leaves calendar facts alone while the wall clock is unsynchronised', () => {
+    const { history } = VisitHistory.open(':memory:', { timeZone: 'UTC', seasonStart: '01-01' });
+    expect(history.recordVisit('h1', 0, false)).toMatchObject({ visitCount: 1, firstEver: true, firstOfSeason: false, season: '' });
+    history.recordVisit('h1', day('2026-11-20T10:00:00Z'));
+    expect(history.recordVisit('h1', 0, false)).toMatchObject({ visitCount: 2, streakDays: 1, season: '2026' });
+    history.close();
+  });
+
+  it('writes nothing until flushed, then everything in one batch that survives a reopen', () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
+    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    for (let i = 0; i < 50; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
+    history.setMeta('cursor', '42');
+    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    expect(peek.prepare('SELECT count(*) AS n FROM holder_visits').get()).toEqual({ n: 0 });
+    expect(history.pendingWrites).toBe(51);
+    expect(history.flush()).toBe(51);
+    expect(history.flush()).toBe(0);
+    expect(peek.prepare('SELECT count(*) AS n FROM holder_visits').get()).toEqual({ n: 50 });
+    peek.close();
+    history.recordVisit('h0', day('2026-11-21T10:00:00Z'));
+    history.close();
+
+    const again = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' }).history;
+    expect(again.meta('cursor')).toBe('42');
+    expect(again.recordVisit('h0', day('2026-11-22T10:00:00Z'))).toMatchObject({ visitCount: 3, streakDays: 3, firstEver: false });
+    again.reconfigure({ timeZone: 'UTC', seasonStart: '08-01' });
+    expect(again.recordVisit('h1', day('2026-11-22T10:00:00Z'))).toMatchObject({ firstOfSeason: true, season: '2026/27' });
+    again.close();
+  });
+});

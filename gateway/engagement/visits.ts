@@ -1,0 +1,217 @@
+import { join } from 'node:path';
+import { openDatabase, type Db, type Migration } from '../store/db.js';
+
+/** What one new visit means for the holder's history. */
+export interface VisitFacts {
+  /** Visits including this one. */
+  visitCount: number;
+  firstEver: boolean;
+  firstOfSeason: boolean;
+  season: string;
+  /** Consecutive local days / ISO weeks with a visit, this one included. */
+  streakDays: number;
+  streakWeeks: number;
+  /** True when this visit extended the streak (first visit on the next day / in the next week). */
+  streakDayGrew: boolean;
+  streakWeekGrew: boolean;
+}
+
+interface HolderRow {
+  holder: string;
+  visits: number;
+  first_at: number;
+  last_at: number;
+  last_day: number;
+  last_week: number;
+  season: string;
+  streak_days: number;
+  streak_weeks: number;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    up: `
+      CREATE TABLE holder_visits (
+        holder TEXT PRIMARY KEY,
+        visits INTEGER NOT NULL,
+        first_at INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        last_day INTEGER NOT NULL,
+        last_week INTEGER NOT NULL,
+        season TEXT NOT NULL,
+        streak_days INTEGER NOT NULL,
+        streak_weeks INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE engagement_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const VISITS_DB_FILE = 'engagement.db';
+
+/** Calendar facts in the gateway's time zone. */
+export function calendar(timeZone: string, seasonStart: string): (atMs: number) => { day: number; week: number; season: string } {
+  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const startLabel = seasonStart;
+  return (atMs) => {
+    let y = 1970;
+    let m = 1;
+    let d = 1;
+    for (const p of fmt.formatToParts(new Date(atMs))) {
+      if (p.type === 'year') y = Number(p.value);
+      else if (p.type === 'month') m = Number(p.value);
+      else if (p.type === 'day') d = Number(p.value);
+    }
+    const day = Date.UTC(y, m - 1, d) / 86_400_000;
+    // Day 0 (1970-01-01) was a Thursday: shifting by 3 makes weeks start on Monday (ISO 8601).
+    const week = Math.floor((day + 3) / 7);
+    const md = `${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+    const seasonYear = md >= startLabel ? y : y - 1;
+    const season = startLabel === '01-01' ? String(seasonYear) : `${seasonYear}/${String(seasonYear + 1).slice(2)}`;
+    return { day, week, season };
+  };
+}
+
+/**
+ * Per-holder visit history (first visit ever / of season, streaks) in its own
+ * small SQLite file under the data directory. Reads go through an in-memory
+ * cache; changes are written by `flush()` in one transaction (the caller runs
+ * it on a timer and at stop) so an SD card sees a handful of writes, not one per entry.
+ */
+export class VisitHistory {
+  private readonly cache = new Map<string, HolderRow | null>();
+  private readonly dirty = new Set<string>();
+  private readonly select;
+  private readonly upsert;
+  private readonly getMeta;
+  private readonly putMeta;
+  private readonly pendingMeta = new Map<string, string>();
+  private cal: ReturnType<typeof calendar>;
+
+  private constructor(private readonly db: Db, timeZone: string, seasonStart: string) {
+    this.cal = calendar(timeZone, seasonStart);
+    this.select = db.prepare<[string], HolderRow>('SELECT * FROM holder_visits WHERE holder = ?');
+    this.upsert = db.prepare<HolderRow>(
+      `INSERT INTO holder_visits (holder, visits, first_at, last_at, last_day, last_week, season, streak_days, streak_weeks)
+       VALUES (@holder, @visits, @first_at, @last_at, @last_day, @last_week, @season, @streak_days, @streak_weeks)
+       ON CONFLICT(holder) DO UPDATE SET visits = excluded.visits, last_at = excluded.last_at, last_day = excluded.last_day,
+         last_week = excluded.last_week, season = excluded.season, streak_days = excluded.streak_days, streak_weeks = excluded.streak_weeks`,
+    );
+    this.getMeta = db.prepare<[string], { value: string }>('SELECT value FROM engagement_meta WHERE key = ?');
+    this.putMeta = db.prepare<[string, string]>('INSERT INTO engagement_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+  }
+
+  /** Opens (creating, migrating, integrity-checking) `<dataDir>/engagement.db`; `:memory:` for tests. */
+  static open(dataDir: string | ':memory:', options: { timeZone: string; seasonStart: string }): { history: VisitHistory; movedAside?: string } {
+    const path = dataDir === ':memory:' ? ':memory:' : join(dataDir, VISITS_DB_FILE);
+    // NORMAL: losing the last flush on a power cut costs a streak day at worst; FULL would fsync every batch.
+    const { db, movedAside } = openDatabase(path, { migrations: MIGRATIONS, synchronous: 'NORMAL' });
+    const history = new VisitHistory(db, options.timeZone, options.seasonStart);
+    return movedAside ? { history, movedAside } : { history };
+  }
+
+  reconfigure(options: { timeZone: string; seasonStart: string }): void {
+    this.cal = calendar(options.timeZone, options.seasonStart);
+  }
+
+  /**
+   * Records a new visit at `atMs`. With an unsynchronised wall clock the
+   * calendar facts are not trusted: the count grows but days, weeks and
+   * seasons are left as they were (a Pi booting in 1970 must not reset streaks).
+   */
+  recordVisit(holder: string, atMs: number, clockSynced = true): VisitFacts {
+    const row = this.row(holder);
+    if (!clockSynced) {
+      if (row) {
+        row.visits++;
+        this.dirty.add(holder);
+      }
+      return {
+        visitCount: row ? row.visits : 1,
+        firstEver: !row,
+        firstOfSeason: false,
+        season: row?.season ?? '',
+        streakDays: row?.streak_days ?? 1,
+        streakWeeks: row?.streak_weeks ?? 1,
+        streakDayGrew: false,
+        streakWeekGrew: false,
+      };
+    }
+    const { day, week, season } = this.cal(atMs);
+    if (!row) {
+      const fresh: HolderRow = { holder, visits: 1, first_at: atMs, last_at: atMs, last_day: day, last_week: week, season, streak_days: 1, streak_weeks: 1 };
+      this.cache.set(holder, fresh);
+      this.dirty.add(holder);
+      return { visitCount: 1, firstEver: true, firstOfSeason: true, season, streakDays: 1, streakWeeks: 1, streakDayGrew: false, streakWeekGrew: false };
+    }
+    const streakDayGrew = day === row.last_day + 1;
+    const streakWeekGrew = week === row.last_week + 1;
+    const firstOfSeason = row.season !== season;
+    row.streak_days = day === row.last_day ? row.streak_days : streakDayGrew ? row.streak_days + 1 : 1;
+    row.streak_weeks = week === row.last_week ? row.streak_weeks : streakWeekGrew ? row.streak_weeks + 1 : 1;
+    row.visits++;
+    row.last_at = atMs;
+    if (day > row.last_day) row.last_day = day;
+    if (week > row.last_week) row.last_week = week;
+    row.season = season;
+    this.dirty.add(holder);
+    return { visitCount: row.visits, firstEver: false, firstOfSeason, season, streakDays: row.streak_days, streakWeeks: row.streak_weeks, streakDayGrew, streakWeekGrew };
+  }
+
+  /** Wall-clock ms of the holder's latest visit, if any. */
+  lastVisitAt(holder: string): number | undefined {
+    return this.row(holder)?.last_at;
+  }
+
+  visitCount(holder: string): number {
+    return this.row(holder)?.visits ?? 0;
+  }
+
+  meta(key: string): string | undefined {
+    return this.pendingMeta.get(key) ?? this.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.pendingMeta.set(key, value);
+  }
+
+  get pendingWrites(): number {
+    return this.dirty.size + this.pendingMeta.size;
+  }
+
+  /** Writes every change since the last flush in one transaction; returns the rows written. */
+  flush(): number {
+    const n = this.pendingWrites;
+    if (n === 0) return 0;
+    this.db.transaction(() => {
+      for (const holder of this.dirty) {
+        const row = this.cache.get(holder);
+        if (row) this.upsert.run(row);
+      }
+      for (const [k, v] of this.pendingMeta) this.putMeta.run(k, v);
+    })();
+    this.dirty.clear();
+    this.pendingMeta.clear();
+    // Clean rows can be re-read: keep the cache from growing with every holder ever seen.
+    if (this.cache.size > 50_000) this.cache.clear();
+    return n;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      this.db.close();
+    }
+  }
+
+  private row(holder: string): HolderRow | undefined {
+    let row = this.cache.get(holder);
+    if (row === undefined) {
+      row = this.select.get(holder) ?? null;
+      this.cache.set(holder, row);
+    }
+    return row ?? undefined;
+  }
+}
