@@ -8,6 +8,8 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> 
   access: { describe: 'access decisions against a store of N entitlements (--entitlements)', load: async () => (await import('../../../scripts/bench/access.js')).run },
   snapshot: { describe: 'apply a signed snapshot of N entitlements while deciding (--entitlements)', load: async () => (await import('../../../scripts/bench/snapshot.js')).run },
   outbox: { describe: 'durable outbox appends with group commit', load: async () => (await import('../../../scripts/bench/outbox.js')).run },
+  readers: { describe: 'Wiegand/HID/serial reader decoding costs', load: async () => (await import('../../../scripts/bench/readers.js')).run },
+  engagement: { describe: '5,000 phones in 50 zones: adverts/s, flaps, trigger latency to a sign over MQTT', load: async () => (await import('../../../scripts/bench/engagement.js')).run },
   drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
 };
 
@@ -17,6 +19,8 @@ const ALL: Array<[string, Record<string, number>]> = [
   ['snapshot', { entitlements: 1_000_000 }],
   ['outbox', {}],
   ['drain', { events: 1_000_000 }],
+  ['readers', {}],
+  ['engagement', {}],
 ];
 
 function positiveInt(name: string) {

@@ -35,4 +35,13 @@ export function register(program: Command): void {
       const { explainWiegand } = await import('../../../drivers/wiegand/explain.js');
       print(explainWiegand(bits, opts));
     });
+
+  decode
+    .command('adv')
+    .description('decode a captured BLE advertisement (raw AD structures, hex): iBeacon or Eddystone UID/URL/TLM')
+    .argument('<hex...>', 'advertisement bytes in hex')
+    .action(async (hex: string[]) => {
+      const { explainAdvertisement } = await import('../../../drivers/ble/decode.js');
+      print(explainAdvertisement(hex.join('')));
+    });
 }

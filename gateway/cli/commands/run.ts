@@ -35,9 +35,25 @@ export function register(program: Command): void {
       const loaded = loadOrExit(opts.config);
       const log = createLogger();
       const { startGateway } = await import('../../app/gateway.js');
+      const { watchConfig } = await import('../../app/config-watcher.js');
+      const { startSystemdNotify } = await import('../../app/systemd.js');
       const gateway = await startGateway(loaded, { log });
+      const watcher = watchConfig({
+        file: opts.config,
+        onValid: async (next, why) => {
+          log.info({ why }, 'config changed: reloading');
+          await gateway.reload(next);
+        },
+        onInvalid: (problems, why) => {
+          gateway.metrics.errors.inc({ code: 'GH_CONFIG_RELOAD_REJECTED' });
+          for (const p of problems) log.error({ code: 'GH_CONFIG_RELOAD_REJECTED', why, problem: formatProblem(p) }, 'config change rejected; the running config stays');
+        },
+      });
+      const systemd = startSystemdNotify();
       const sig = await untilSignal();
       log.info({ signal: sig }, 'stopping');
+      systemd.stop();
+      watcher.close();
       await gateway.stop();
       throw new CliExit(EXIT_OK);
     });
