@@ -10,6 +10,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> 
   outbox: { describe: 'durable outbox appends with group commit', load: async () => (await import('../../../scripts/bench/outbox.js')).run },
   readers: { describe: 'Wiegand/HID/serial reader decoding costs', load: async () => (await import('../../../scripts/bench/readers.js')).run },
   engagement: { describe: '5,000 phones in 50 zones: adverts/s, flaps, trigger latency to a sign over MQTT', load: async () => (await import('../../../scripts/bench/engagement.js')).run },
+  mqtt: { describe: '200 MQTT devices: scan -> decision and content delivery latency (--devices, --readers)', load: async () => (await import('../../../scripts/bench/mqtt.js')).run },
   drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
 };
 
@@ -21,6 +22,7 @@ const ALL: Array<[string, Record<string, number>]> = [
   ['drain', { events: 1_000_000 }],
   ['readers', {}],
   ['engagement', {}],
+  ['mqtt', {}],
 ];
 
 function positiveInt(name: string) {
