@@ -1,9 +1,56 @@
 import { z } from 'zod';
 import { idSchema } from '../../config/common.js';
 
-/** Config of one `osdp` device (an element of `devices:`). Owned by drivers/osdp. */
-export const osdpDeviceSchema = z.strictObject({
-  id: idSchema,
-  driver: z.literal('osdp'),
+/** Secure Channel settings of one reader (docs/osdp.md "Secure Channel"). */
+export const osdpSecureChannelSchema = z.strictObject({
+  keyFile: z
+    .string()
+    .min(1)
+    .describe('File holding the reader\'s SCBK as 32 hex digits (mode 0600). Relative paths resolve against the config file. Written by install mode.'),
+  install: z.boolean().default(false).describe('Install mode: when the key file is missing (or its key fails), handshake with SCBK-D and KEYSET a fresh random key into keyFile. Turn off once installed.'),
+  allowPlaintext: z.boolean().default(false).describe('Carry on in plain text when the secure channel fails (reported every time). Off: the reader stays offline until the channel works.'),
 });
+
+export const osdpReaderSchema = z.strictObject({
+  address: z.number().int().min(0).max(126).describe('OSDP address of the reader on the bus (0-126).'),
+  name: z.string().optional(),
+  secureChannel: osdpSecureChannelSchema.optional(),
+});
+
+export const osdpFeedbackSchema = z.strictObject({
+  /** How long the decision colour shows before the reader goes back to its idle colour. */
+  ledMs: z.number().int().min(100).max(25_500).default(2000),
+  grantedColor: z.enum(['green', 'blue', 'white', 'cyan']).default('green'),
+  deniedColor: z.enum(['red', 'amber', 'magenta']).default('red'),
+  /** Flash the denied colour (200 ms on / 200 ms off) instead of a steady light. */
+  deniedFlash: z.boolean().default(true),
+  buzzer: z.boolean().default(true),
+  /** Show the decision's display text on readers with a display. */
+  text: z.boolean().default(false),
+  /** Output (relay) number pulsed on grant; the pulse length comes from the lane. */
+  output: z.number().int().min(0).max(255).default(0),
+});
+
+/** Config of one `osdp` device: one RS-485 bus with its readers. Owned by drivers/osdp. */
+export const osdpDeviceSchema = z
+  .strictObject({
+    id: idSchema,
+    driver: z.literal('osdp'),
+    path: z.string().min(1).describe('Serial device of the RS-485 adapter, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...'),
+    baudRate: z.union([z.literal(9600), z.literal(19200), z.literal(38400), z.literal(57600), z.literal(115200), z.literal(230400)]).default(115200),
+    readers: z.array(osdpReaderSchema).min(1).max(127),
+    replyTimeoutMs: z.number().int().min(20).max(2000).default(200).describe('Reply timeout; the wire time of the command is added.'),
+    offlineAfterMs: z.number().int().min(1000).max(60_000).default(8000),
+    /** Accept card formats no decoder knows as `raw:<bits>:<hex>` credentials. */
+    allowRaw: z.boolean().default(false),
+    feedback: osdpFeedbackSchema.default({ ledMs: 2000, grantedColor: 'green', deniedColor: 'red', deniedFlash: true, buzzer: true, text: false, output: 0 }),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<number>();
+    cfg.readers.forEach((r, i) => {
+      if (seen.has(r.address)) ctx.addIssue({ code: 'custom', path: ['readers', i, 'address'], message: `duplicate reader address ${r.address} on this bus` });
+      seen.add(r.address);
+    });
+  });
 export type OsdpDeviceConfig = z.infer<typeof osdpDeviceSchema>;
+export type OsdpReaderConfig = z.infer<typeof osdpReaderSchema>;

@@ -11,6 +11,7 @@ type Loader = () => Promise<DriverFactory<never>>;
 
 const loaders: Partial<Record<DeviceConfig['driver'], Loader>> = {
   sim: async () => (await import('../../drivers/sim/driver.js')).createDriver as DriverFactory<never>,
+  osdp: async () => (await import('../../drivers/osdp/driver.js')).createDriver as DriverFactory<never>,
   wiegand: async () => (await import('../../drivers/wiegand/driver.js')).createDriver as DriverFactory<never>,
   gpio: async () => (await import('../../drivers/gpio/driver.js')).createDriver as DriverFactory<never>,
   hid: async () => (await import('../../drivers/hid/driver.js')).createDriver as DriverFactory<never>,

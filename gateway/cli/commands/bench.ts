@@ -10,6 +10,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> 
   outbox: { describe: 'durable outbox appends with group commit', load: async () => (await import('../../../scripts/bench/outbox.js')).run },
   readers: { describe: 'Wiegand/HID/serial reader decoding costs', load: async () => (await import('../../../scripts/bench/readers.js')).run },
   engagement: { describe: '5,000 phones in 50 zones: adverts/s, flaps, trigger latency to a sign over MQTT', load: async () => (await import('../../../scripts/bench/engagement.js')).run },
+  osdp: { describe: 'OSDP readers on one bus over a PTY: card -> LED/OUT latency (--readers, --baud, --reads)', load: async () => (await import('../../../scripts/bench/osdp.js')).run },
   mqtt: { describe: '200 MQTT devices: scan -> decision and content delivery latency (--devices, --readers)', load: async () => (await import('../../../scripts/bench/mqtt.js')).run },
   drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
 };
@@ -23,6 +24,8 @@ const ALL: Array<[string, Record<string, number>]> = [
   ['readers', {}],
   ['engagement', {}],
   ['mqtt', {}],
+  ['osdp', { readers: 4, baud: 115200 }],
+  ['osdp', { readers: 1, baud: 9600 }],
 ];
 
 function positiveInt(name: string) {
@@ -52,7 +55,8 @@ export function register(program: Command): void {
         for (const [bench, defaults] of ALL) {
           const entry = BENCHES[bench];
           if (!entry) continue;
-          results[bench] = await (await entry.load())({ ...defaults, ...options });
+          const key = bench in results ? `${bench}:${Object.values(defaults).join(':')}` : bench;
+          results[key] = await (await entry.load())({ ...defaults, ...options });
         }
         process.stdout.write(JSON.stringify(results, null, 2) + '\n');
         return;
