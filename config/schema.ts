@@ -71,6 +71,10 @@ export const configSchema = z
         seen.add(item.id);
       });
     };
+    // The admin port shows holder refs and device state: beyond localhost it needs a token.
+    if (!isLoopback(cfg.admin.host) && !cfg.admin.token) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'host'], message: `admin port bound to ${cfg.admin.host} needs admin.token (or bind it to 127.0.0.1)` });
+    }
     unique(cfg.devices, 'devices');
     unique(cfg.zones, 'zones');
     unique(cfg.lanes, 'lanes');
@@ -85,6 +89,10 @@ export const configSchema = z
   });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 /** JSON Schema (draft 2020-12) of the config file, for editors (yaml-language-server) and ops pipelines. */
 export function configJsonSchema(): Record<string, unknown> {

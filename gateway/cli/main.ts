@@ -3,6 +3,13 @@ import { CliExit, EXIT_INVALID, EXIT_OK, EXIT_RUNTIME } from './exit.js';
 import { isGatehouseError } from '../errors.js';
 import { register as registerConfig } from './commands/config.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerBench } from './commands/bench.js';
+import { register as registerDecode } from './commands/decode.js';
+import { register as registerProvision } from './commands/provision.js';
+import { register as registerDoctor } from './commands/doctor.js';
+import { register as registerDevice } from './commands/device.js';
+import { register as registerSync } from './commands/sync.js';
+import { register as registerCentral } from './commands/central.js';
 
 /**
  * The `gatehouse` CLI. Exit codes: 0 ok, 1 runtime failure, 2 invalid input
@@ -16,6 +23,13 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfig(program);
   registerRun(program);
+  registerBench(program);
+  registerDecode(program);
+  registerProvision(program);
+  registerDoctor(program);
+  registerDevice(program);
+  registerSync(program);
+  registerCentral(program);
   program.commands.forEach(applyExitOverride);
   return program;
 }

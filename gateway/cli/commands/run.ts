@@ -36,7 +36,7 @@ export function register(program: Command): void {
       const log = createLogger();
       const { startGateway } = await import('../../app/gateway.js');
       const { watchConfig } = await import('../../app/config-watcher.js');
-      const { startSystemdNotify } = await import('../../app/systemd.js');
+      const { systemdNotifier } = await import('../../ops/systemd.js');
       const gateway = await startGateway(loaded, { log });
       const watcher = watchConfig({
         file: opts.config,
@@ -49,10 +49,12 @@ export function register(program: Command): void {
           for (const p of problems) log.error({ code: 'GH_CONFIG_RELOAD_REJECTED', why, problem: formatProblem(p) }, 'config change rejected; the running config stays');
         },
       });
-      const systemd = startSystemdNotify();
+      const systemd = systemdNotifier({ log });
+      await systemd.ready(`gateway ${loaded.config.gateway.id} running`);
       const sig = await untilSignal();
       log.info({ signal: sig }, 'stopping');
-      systemd.stop();
+      await systemd.stopping();
+      systemd.close();
       watcher.close();
       await gateway.stop();
       throw new CliExit(EXIT_OK);
