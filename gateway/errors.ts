@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   GH_ACCESS_CACHE_STALE: 'The entitlement cache is older than a lane\'s maximum age.',
   GH_ACCESS_UNKNOWN_LANE: 'A read arrived from a reader that no lane uses.',
   GH_ACCESS_KEY: 'The credential-hashing key file is missing or too short.',
+  GH_ACCESS_SNAPSHOT_FAILED: 'An entitlement snapshot could not be loaded; the previous cache stays in use.',
+  GH_ACCESS_STATE_WRITE: 'Anti-passback and occupancy state could not be written; it is kept in memory and retried.',
 
   // --- outbox / uplink ---
   GH_OUTBOX_FULL: 'The outbox reached its disk budget; low-priority events are shed.',
@@ -93,6 +95,8 @@ export const ERROR_CODES = {
   GH_PROVISION_EXISTS: 'Provisioning would overwrite an existing secret (use --force).',
   GH_DOCTOR_FAILED: 'One or more doctor checks failed.',
   GH_SYSTEMD_NOTIFY: 'A readiness or watchdog notification to systemd failed; systemd may restart the gateway.',
+  GH_SIM_SCENARIO_INVALID: 'A simulation scenario file is unreadable or does not match the scenario schema.',
+  GH_SIM_GATEWAY: 'The simulated venue could not start or drive the gateway under test.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { idSchema } from '../common.js';
 
 /** Zones and lanes (DESIGN.md "Access decisions"). Owned by gateway/access. */
-export const antiPassbackSchema = z.strictObject({
-  /** hard: deny re-entry without an exit; soft: grant and flag; timed: deny re-entry within `minutes`. */
-  mode: z.enum(['none', 'hard', 'soft', 'timed']).default('none'),
-  minutes: z.number().positive().optional(),
-});
+export const antiPassbackSchema = z
+  .strictObject({
+    /** hard: deny re-entry without an exit; soft: grant and flag; timed: deny re-entry within `minutes`. */
+    mode: z.enum(['none', 'hard', 'soft', 'timed']).default('none'),
+    minutes: z.number().positive().optional(),
+  })
+  .refine((apb) => apb.mode !== 'timed' || apb.minutes !== undefined, { message: 'timed anti-passback needs "minutes"', path: ['minutes'] });
 
 export const zoneSchema = z.strictObject({
   id: idSchema,

@@ -14,9 +14,16 @@ import { Health } from '../health/health.js';
 import { createCoreMetrics, type CoreMetrics } from '../health/metrics.js';
 import { ensureWritableDir } from '../store/db.js';
 import { openEntitlementStore, createAccessEngine, type AccessEngine, type EntitlementStore } from '../access/index.js';
-import { openOutbox, createUplink, httpTransport, createDownlink, type Outbox, type Uplink, type Downlink } from '../../sync/index.js';
+import { openOutbox, createUplink, createDownlink, transportFromConfig, type Outbox, type Uplink, type Downlink } from '../../sync/index.js';
+import { createEngagement, type Engagement } from '../engagement/index.js';
+import type { ContentPublisher } from '../core/signage.js';
+import { brokerSchema } from '../../config/sections/broker.js';
+import type { MqttDeviceConfig } from '../../drivers/mqtt/config.js';
+import type { MqttBus } from '../../drivers/mqtt/index.js';
+import { storeHolderDirectory, storeTicketDirectory } from './holders.js';
 import { Activity } from './activity.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
+import { statusRoutes } from '../ops/status-page.js';
 import { wireDecisionPath } from './decision-path.js';
 import { loadDriverFactory } from './driver-registry.js';
 import { LaneRouter } from './lanes.js';
@@ -42,6 +49,10 @@ export interface RunningGateway {
   readonly uplink: Uplink | undefined;
   readonly downlink: Downlink | undefined;
   readonly drivers: ReadonlyMap<string, Driver>;
+  readonly mqtt: MqttBus | undefined;
+  /** Bound ports of the embedded broker (0 in config = ephemeral). */
+  readonly brokerPorts: { tcp?: number; tls?: number; ws?: number };
+  readonly engagement: Engagement;
   readonly makeEvent: EventFactory;
   status(): GatewayStatus;
   /**
@@ -120,25 +131,32 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     for (const active of alarms.values()) metrics.alarmsActive.inc({ kind: active.kind });
     health.set(`alarm:${k}`, a.active ? 'warn' : 'ok', a.message, a.code);
     log[a.active ? 'warn' : 'info']({ alarm: a.kind, source: a.source, code: a.code }, a.message);
-    appendQuietly(makeEvent({ type: a.active ? 'io.gatehouse.alarm.raised' : 'io.gatehouse.alarm.cleared', origin: a.source, at: a.at, data: a }), 'alarm');
+    appendQuietly(makeEvent({ type: a.active ? 'io.gatehouse.alarm.raised' : 'io.gatehouse.alarm.cleared', origin: a.source, at: a.at, clockSynced: clock.isSynced(), data: a }), 'alarm');
   });
   bus.on('device.status', (s) => {
     const k = s.reader === undefined ? s.deviceId : `${s.deviceId}/${s.reader}`;
     const prev = lastSeen.get(k);
     lastSeen.set(k, { ...s, ...(s.state === 'online' ? { lastSeen: s.at } : prev?.lastSeen ? { lastSeen: prev.lastSeen } : {}) });
     metrics.deviceOnline.set({ device: s.deviceId, reader: s.reader ?? '' }, s.state === 'online' ? 1 : 0);
+    if (s.state === 'online') metrics.deviceLastSeen.set({ device: s.deviceId, reader: s.reader ?? '' }, s.at / 1000);
     if (prev?.state === s.state) return;
     if (s.state === 'online' || s.state === 'offline' || s.state === 'unavailable' || s.state === 'failed') {
       const online = s.state === 'online';
       appendQuietly(
-        makeEvent({ type: online ? 'io.gatehouse.device.online' : 'io.gatehouse.device.offline', origin: s.deviceId, at: s.at, data: { device: s.deviceId, ...(s.reader ? { reader: s.reader } : {}), ...(s.reason ? { reason: s.reason } : {}) } }),
+        makeEvent({ type: online ? 'io.gatehouse.device.online' : 'io.gatehouse.device.offline', origin: s.deviceId, at: s.at, clockSynced: clock.isSynced(), data: { device: s.deviceId, ...(s.reader ? { reader: s.reader } : {}), ...(s.reason ? { reason: s.reason } : {}) } }),
         online ? 'telemetry' : 'alarm',
       );
       health.set(`device:${k}`, online ? 'ok' : 'warn', online ? undefined : `${k} is ${s.state}${s.reason ? `: ${s.reason}` : ''}`);
     }
   });
   const activity = new Activity();
-  bus.on('decision', (d) => activity.record(d));
+  bus.on('decision', (d) => {
+    activity.record(d);
+    metrics.deviceLastSeen.set({ device: d.deviceId, reader: d.reader ?? '' }, d.at / 1000);
+    const k = d.reader === undefined ? d.deviceId : `${d.deviceId}/${d.reader}`;
+    const seen = lastSeen.get(k);
+    if (seen) seen.lastSeen = d.at;
+  });
 
   function appendQuietly(event: ReturnType<EventFactory>, priority: Parameters<Outbox['append']>[1]): void {
     outbox.append(event, priority).catch((err: unknown) => {
@@ -169,6 +187,49 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   }
   await Promise.all(config.devices.map(addDevice));
 
+  // A turnstile that reports no rotation after a grant gives the entry back (granted_not_used).
+  bus.on('passage', (p) => engine.recordPassage(p.laneId, p.holderRef ?? '', p.used));
+
+  // 3b. The embedded MQTT broker for signs, kiosks and MQTT readers.
+  const mqttDevices = config.devices.filter((d): d is MqttDeviceConfig => d.driver === 'mqtt');
+  let mqtt: MqttBus | undefined;
+  let brokerPorts: { tcp?: number; tls?: number; ws?: number } = {};
+  if (mqttDevices.length > 0 || config.broker) {
+    const { createMqttBus } = await import('../../drivers/mqtt/index.js');
+    mqtt = createMqttBus({
+      broker: config.broker ?? brokerSchema.parse({}),
+      devices: mqttDevices,
+      gatewayId: config.gateway.id,
+      baseDir,
+      bus,
+      log: log.child({ component: 'mqtt' }),
+      metrics: metrics.registry,
+      clock,
+      events: outbox,
+      makeEvent,
+    });
+    brokerPorts = (await mqtt.start()).ports;
+    for (const d of mqtt.drivers()) drivers.set(d.id, d);
+    log.info({ ports: brokerPorts }, 'MQTT broker listening');
+  }
+  const noSigns: ContentPublisher = { send: () => false };
+
+  // 3c. Engagement: visits, zones, kiosk use, content rules.
+  const engagement = createEngagement({
+    config,
+    bus,
+    events: outbox,
+    makeEvent,
+    publisher: mqtt?.publisher ?? noSigns,
+    holders: storeHolderDirectory(() => store),
+    tickets: storeTicketDirectory(() => store),
+    clock,
+    log: log.child({ component: 'engagement' }),
+    metrics: metrics.registry,
+    dataDir,
+  });
+  engagement.start();
+
   async function createDeviceDriver(device: DeviceConfig): Promise<Driver | undefined> {
     const factory = await loadDriverFactory(device.driver);
     if (!factory) {
@@ -187,12 +248,16 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     const token = config.central.token ? readSecretText(config.central.token, baseDir) : undefined;
     uplink = createUplink({
       outbox,
-      transport: httpTransport({ url: config.central.url, ...(token ? { token } : {}), timeoutMs: config.central.timeoutMs, gatewayId: config.gateway.id, ...tlsFiles(config, baseDir) }),
+      transport: transportFromConfig(config.central, config.gateway.id, baseDir),
       batchSize: config.central.batchSize,
+      backoff: { capMs: config.central.maxBackoffMs },
       clock,
       log: log.child({ component: 'uplink' }),
       metrics: metrics.registry,
-      onStatus: (s) => health.set('uplink', s.connected ? 'ok' : 'warn', s.lastError?.message, s.lastError?.code),
+      onStatus: (s) => {
+        health.set('uplink', s.connected ? 'ok' : 'warn', s.lastError?.message, s.lastError?.code);
+        if (s.lastSuccessAt !== undefined) metrics.uplinkLastSuccess.set(s.lastSuccessAt / 1000);
+      },
     });
     uplink.start();
     if (config.central.publicKey) {
@@ -207,6 +272,10 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
         log: log.child({ component: 'downlink' }),
         metrics: metrics.registry,
         raiseAlarm: (a) => bus.emit('alarm', a),
+        stagingDir: join(dataDir, 'staging'),
+        pollTimeoutMs: config.central.pollTimeoutMs,
+        backoff: { baseMs: 1000, capMs: config.central.maxBackoffMs },
+        ...tlsFiles(config, baseDir),
       });
       downlink.start();
     } else {
@@ -255,6 +324,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     registry: metrics.registry,
     health,
     status,
+    routes: statusRoutes(),
     ...(config.admin.token ? { token: readSecretText(config.admin.token, baseDir) } : {}),
     log: log.child({ component: 'admin' }),
   });
@@ -279,6 +349,13 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       await addDevice(device);
     }
     for (const device of diff.devicesAdded) await addDevice(device);
+    if (mqtt) {
+      const before = mqtt.drivers().map((d) => d.id);
+      mqtt.updateDevices(next.config.devices.filter((d): d is MqttDeviceConfig => d.driver === 'mqtt'));
+      for (const id of before) drivers.delete(id);
+      for (const d of mqtt.drivers()) drivers.set(d.id, d);
+    }
+    if (diff.engagementChanged) engagement.reload(next.config);
     const kept: Partial<GatewayConfig> = {};
     for (const section of diff.needsRestart) Object.assign(kept, { [section]: current[section] });
     current = { ...next.config, ...kept };
@@ -305,6 +382,9 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     uplink,
     downlink,
     drivers,
+    mqtt,
+    brokerPorts,
+    engagement,
     makeEvent,
     status,
     reload,
@@ -315,6 +395,8 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       clearInterval(depthTimer);
       unwire();
       await Promise.allSettled([...supervisors.values()].map((s) => s.stop()));
+      await engagement.stop();
+      await mqtt?.stop();
       await downlink?.stop();
       await uplink?.stop();
       await outbox.close();

@@ -15,6 +15,8 @@ export interface CoreMetrics {
   deviceOnline: Gauge<'device' | 'reader'>;
   errors: Counter<'code'>;
   alarmsActive: Gauge<'kind'>;
+  deviceLastSeen: Gauge<'device' | 'reader'>;
+  uplinkLastSuccess: Gauge<never>;
 }
 
 export function createCoreMetrics(options: { defaultMetrics?: boolean } = {}): CoreMetrics {
@@ -36,6 +38,8 @@ export function createCoreMetrics(options: { defaultMetrics?: boolean } = {}): C
     deviceOnline: new Gauge({ name: 'gatehouse_device_online', help: '1 when the device (or reader on a bus) is online.', labelNames: ['device', 'reader'], registers }),
     errors: new Counter({ name: 'gatehouse_errors_total', help: 'Errors by stable code (see docs/errors.md).', labelNames: ['code'], registers }),
     alarmsActive: new Gauge({ name: 'gatehouse_alarms_active', help: 'Active alarms by kind.', labelNames: ['kind'], registers }),
+    deviceLastSeen: new Gauge({ name: 'gatehouse_device_last_seen_timestamp_seconds', help: 'Unix time a device (or reader on a bus) was last online or last presented a credential.', labelNames: ['device', 'reader'], registers }),
+    uplinkLastSuccess: new Gauge({ name: 'gatehouse_uplink_last_success_timestamp_seconds', help: 'Unix time the central side last acknowledged a batch.', registers }),
   };
 }
 

@@ -1,0 +1,477 @@
+import Database from 'better-sqlite3';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open as openFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import type { Credential } from '../core/types.js';
+import { errorCodeOf, type ErrorCode } from '../errors.js';
+import { migrate, openDatabase, type Db, type Migration } from '../store/db.js';
+import { credentialHasher } from './credential.js';
+import { compileEntitlement, recordProblem, type CompiledEntitlement, type StoredEntitlement } from './entitlement.js';
+import type { EntitlementChange, EntitlementRecord, EntitlementSink } from './model.js';
+
+export interface EntitlementStoreStatus {
+  /** True once a snapshot has been applied (now or before a restart). */
+  loaded: boolean;
+  holders: number;
+  /** `issuedAt` of the snapshot in use. */
+  issuedAt?: string;
+  /** Wall-clock ms of the last snapshot or change batch applied: the cache's age is measured from here. */
+  appliedAt?: number;
+  /** Set when the file failed its integrity check at open and was moved aside (path of the moved file). */
+  corruptMovedAside?: string;
+}
+
+/** A ticketed event whose window closed, with the holders of its tickets (engagement's no-show detection). */
+export interface EndedTicketEvent {
+  eventId: string;
+  /** Wall-clock ms. */
+  start: number;
+  end: number;
+  holders: string[];
+}
+
+export interface EntitlementStore extends EntitlementSink {
+  /** The holder owning this credential, or undefined. Synchronous: one HMAC and one indexed read. */
+  lookup(credential: Pick<Credential, 'kind' | 'value'>): CompiledEntitlement | undefined;
+  /** A holder's record without credentials (tier, consent, display name, flags), or undefined. One indexed read. */
+  holder(holderRef: string): StoredEntitlement | undefined;
+  /** Ticketed events whose end lies in (`afterMs`, `untilMs`], each with its holders, ordered by end. */
+  ticketEventsEndedBetween(afterMs: number, untilMs: number): EndedTicketEvent[];
+  status(): EntitlementStoreStatus;
+  close(): void;
+}
+
+export interface EntitlementStoreOptions {
+  dataDir: string;
+  key: Buffer;
+  clock: Clock;
+  log: Logger;
+  metrics: Registry;
+  /** Time budget of one snapshot chunk before yielding to the event loop (decisions run between chunks). */
+  chunkMs?: number;
+}
+
+/** The first cache file; each snapshot then gets a new generation file named by POINTER_FILE. */
+export const ENTITLEMENTS_FILE = 'entitlements.db';
+/** Holds the name of the cache file in use; replaced atomically (write, fsync, rename) after a snapshot is complete on disk. */
+export const POINTER_FILE = 'entitlements.current';
+const CACHE_FILE = /^entitlements(?:-\d+)?\.db(?:-wal|-shm|-journal)?$/;
+
+/** The cache file a store opened on `dataDir` uses. */
+export function currentEntitlementsFile(dataDir: string): string {
+  try {
+    const name = readFileSync(join(dataDir, POINTER_FILE), 'utf8').trim();
+    if (/^entitlements-\d+\.db$/.test(name)) return join(dataDir, name);
+  } catch {
+    // No pointer yet: the first file.
+  }
+  return join(dataDir, ENTITLEMENTS_FILE);
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    up: `
+      CREATE TABLE holder (id INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, body TEXT NOT NULL, creds BLOB NOT NULL);
+      CREATE TABLE credential (hash BLOB PRIMARY KEY, holder INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    up: `
+      CREATE TABLE ticket_event (holder INTEGER NOT NULL, event_id TEXT NOT NULL, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL);
+      CREATE INDEX ticket_event_ends_at ON ticket_event (ends_at);
+      CREATE INDEX ticket_event_holder ON ticket_event (holder);
+    `,
+  },
+];
+
+/**
+ * Stored hash length: HMAC-SHA256 truncated to 128 bits (RFC 2104 §5 allows
+ * truncation to half the output). Collisions among millions of cards stay
+ * negligible (~2^-88) and the credential b-tree is denser, so builds and
+ * lookups touch fewer pages (scripts/bench/access.ts).
+ */
+const HASH_BYTES = 16;
+/** Page cache of the snapshot build: big enough to keep the b-tree's upper levels, small enough that the final commit writes little. */
+const BUILD_CACHE_KIB = 8_192;
+/** Compiled entitlements kept in memory; a plain clear when full is enough for a cache this hot. */
+const CACHE_LIMIT = 50_000;
+
+interface Statements {
+  lookup: Database.Statement<[Buffer], { id: number; body: string }>;
+  holderByRef: Database.Statement<[string], { id: number; body: string; creds: Buffer }>;
+  insertHolder: Database.Statement<[string, string, Buffer], unknown>;
+  insertNewHolder: Database.Statement<[string, string, Buffer], unknown>;
+  updateBody: Database.Statement<[string, number], unknown>;
+  deleteHolder: Database.Statement<[number], unknown>;
+  insertCredential: Database.Statement<[Buffer, number | bigint], unknown>;
+  deleteCredential: Database.Statement<[Buffer, number], unknown>;
+  setMeta: Database.Statement<[string, string], unknown>;
+  insertTicketEvent: Database.Statement<[number | bigint, string, number, number], unknown>;
+  deleteTicketEvents: Database.Statement<[number], unknown>;
+  ticketEventsEnded: Database.Statement<[number, number], { eventId: string; start: number; end: number; ref: string }>;
+  getMeta: Database.Statement<[], { key: string; value: string }>;
+}
+
+function prepare(db: Db): Statements {
+  return {
+    lookup: db.prepare('SELECT h.id AS id, h.body AS body FROM credential c JOIN holder h ON h.id = c.holder WHERE c.hash = ?'),
+    holderByRef: db.prepare('SELECT id, body, creds FROM holder WHERE ref = ?'),
+    insertHolder: db.prepare('INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?)'),
+    insertNewHolder: db.prepare('INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?) ON CONFLICT (ref) DO NOTHING'),
+    updateBody: db.prepare('UPDATE holder SET body = ? WHERE id = ?'),
+    deleteHolder: db.prepare('DELETE FROM holder WHERE id = ?'),
+    insertCredential: db.prepare('INSERT OR REPLACE INTO credential (hash, holder) VALUES (?, ?)'),
+    // Only the holder's own row: a credential re-issued to someone else stays theirs.
+    deleteCredential: db.prepare('DELETE FROM credential WHERE hash = ? AND holder = ?'),
+    setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    insertTicketEvent: db.prepare('INSERT INTO ticket_event (holder, event_id, starts_at, ends_at) VALUES (?, ?, ?, ?)'),
+    deleteTicketEvents: db.prepare('DELETE FROM ticket_event WHERE holder = ?'),
+    ticketEventsEnded: db.prepare(
+      'SELECT t.event_id AS eventId, t.starts_at AS start, t.ends_at AS "end", h.ref AS ref FROM ticket_event t JOIN holder h ON h.id = t.holder WHERE t.ends_at > ? AND t.ends_at <= ? ORDER BY t.ends_at, t.event_id, h.ref',
+    ),
+    getMeta: db.prepare('SELECT key, value FROM meta'),
+  };
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await openFile(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function stored(record: EntitlementRecord): StoredEntitlement {
+  const { credentials: _credentials, ...rest } = record;
+  return rest;
+}
+
+/**
+ * The SQLite entitlement cache (issue #3). Credentials are kept only as
+ * HMAC-SHA256 hashes. A snapshot is built in a separate file, in chunks that
+ * yield to the event loop, then swapped in with a rename: decisions keep using
+ * the previous file until the swap, which pauses them for a few milliseconds.
+ */
+export function openEntitlementStore(opts: EntitlementStoreOptions): EntitlementStore {
+  const hash = credentialHasher(opts.key);
+  const { clock } = opts;
+  const log = opts.log;
+  const chunkMs = opts.chunkMs ?? 4;
+  const dataDir = opts.dataDir;
+  let path = currentEntitlementsFile(dataDir);
+
+  const errors = new Counter({ name: 'gatehouse_access_store_errors_total', help: 'Entitlement store errors and skipped records by code.', labelNames: ['code'], registers: [opts.metrics] });
+  const holdersGauge = new Gauge({ name: 'gatehouse_access_store_holders', help: 'Holders in the entitlement cache.', registers: [opts.metrics] });
+  const loadedGauge = new Gauge({ name: 'gatehouse_access_store_loaded', help: '1 when an entitlement snapshot is loaded, 0 when lanes decide by fail mode.', registers: [opts.metrics] });
+  const snapshotSeconds = new Gauge({ name: 'gatehouse_access_snapshot_apply_seconds', help: 'Duration of the last entitlement snapshot load.', registers: [opts.metrics] });
+  new Gauge({
+    name: 'gatehouse_access_cache_age_seconds',
+    help: 'Seconds since the entitlement cache was last refreshed from central (snapshot or change feed); absent when never loaded.',
+    registers: [opts.metrics],
+    collect() {
+      if (meta.appliedAt !== undefined) this.set((clock.now() - meta.appliedAt) / 1000);
+    },
+  });
+
+  const count = (code: ErrorCode) => errors.inc({ code });
+
+  // Leftovers of a load that a crash interrupted, or of a swap whose old file was not yet deleted.
+  const currentName = path.slice(dataDir.length + 1);
+  try {
+    for (const f of readdirSync(dataDir)) {
+      if (CACHE_FILE.test(f) && !f.startsWith(currentName)) rmSync(join(dataDir, f), { force: true });
+    }
+  } catch {
+    // A missing data directory is reported by openDatabase below.
+  }
+
+  let db: Db;
+  let corruptMovedAside: string | undefined;
+  try {
+    const opened = openDatabase(path, { migrations: MIGRATIONS, synchronous: 'NORMAL' });
+    db = opened.db;
+    corruptMovedAside = opened.movedAside;
+  } catch (err) {
+    // A file that cannot even be moved aside leaves us without a cache, not without a gateway.
+    log.error({ code: errorCodeOf(err), err }, 'entitlement cache cannot be opened; lanes decide by their fail mode');
+    count(errorCodeOf(err));
+    db = openDatabase(':memory:', { migrations: MIGRATIONS }).db;
+  }
+  if (corruptMovedAside) {
+    count('GH_STORE_CORRUPT');
+    log.error({ code: 'GH_STORE_CORRUPT', alarm: 'cache_corrupt', movedAside: corruptMovedAside }, 'entitlement cache failed its integrity check and was moved aside; lanes decide by their fail mode until a snapshot arrives');
+  }
+
+  let stmts = prepare(db);
+  let cache = new Map<number, CompiledEntitlement>();
+  let closed = false;
+  let loading: { changes: Array<{ changes: EntitlementChange[]; cursor: string }> } | undefined;
+
+  interface Meta {
+    loaded: boolean;
+    holders: number;
+    issuedAt?: string;
+    appliedAt?: number;
+    cursor?: string;
+  }
+  let meta: Meta = readMeta();
+
+  function readMeta(): Meta {
+    const rows = new Map(stmts.getMeta.all().map((r) => [r.key, r.value]));
+    // The count is kept in meta: count(*) over millions of rows would stall decisions after every change batch.
+    const m: Meta = { loaded: rows.get('loaded') === '1', holders: Number(rows.get('holders') ?? 0) };
+    const issuedAt = rows.get('issuedAt');
+    const appliedAt = rows.get('appliedAt');
+    const cursor = rows.get('cursor');
+    if (issuedAt !== undefined) m.issuedAt = issuedAt;
+    if (appliedAt !== undefined) m.appliedAt = Number(appliedAt);
+    if (cursor !== undefined) m.cursor = cursor;
+    holdersGauge.set(m.holders);
+    loadedGauge.set(m.loaded ? 1 : 0);
+    return m;
+  }
+
+  /** Inserts a holder and its credential hashes; returns the number of credentials, or -1 when the holder already exists. */
+  function insertRecord(s: Statements, record: EntitlementRecord, ifNew = false): number {
+    const hashes = record.credentials.map((c) => hash(c).subarray(0, HASH_BYTES));
+    const { lastInsertRowid, changes } = (ifNew ? s.insertNewHolder : s.insertHolder).run(record.holder, JSON.stringify(stored(record)), Buffer.concat(hashes)) as Database.RunResult;
+    if (changes === 0) return -1;
+    for (const h of hashes) s.insertCredential.run(h, lastInsertRowid);
+    if (record.event) s.insertTicketEvent.run(lastInsertRowid, record.event.id, Date.parse(record.event.start), Date.parse(record.event.end));
+    return hashes.length;
+  }
+
+  function removeHolder(s: Statements, id: number, creds: Buffer): void {
+    for (let i = 0; i + HASH_BYTES <= creds.length; i += HASH_BYTES) s.deleteCredential.run(creds.subarray(i, i + HASH_BYTES), id);
+    s.deleteTicketEvents.run(id);
+    s.deleteHolder.run(id);
+  }
+
+  /** Applies one change; returns the change in the number of holders. */
+  function applyChange(s: Statements, change: EntitlementChange): number {
+    if (change.op === 'upsert') {
+      const problem = recordProblem(change.record);
+      if (problem) {
+        count('GH_DOWNLINK_FORMAT');
+        log.warn({ code: 'GH_DOWNLINK_FORMAT', holder: change.record?.holder, problem }, 'entitlement change skipped');
+        return 0;
+      }
+      const existing = s.holderByRef.get(change.record.holder);
+      if (existing) removeHolder(s, existing.id, existing.creds);
+      insertRecord(s, change.record);
+      return existing ? 0 : 1;
+    }
+    const existing = s.holderByRef.get(change.holder);
+    if (!existing) return 0;
+    if (change.op === 'delete') {
+      removeHolder(s, existing.id, existing.creds);
+      return -1;
+    }
+    const body = JSON.parse(existing.body) as StoredEntitlement;
+    if (change.op === 'block') body.blocked = { reason: change.reason };
+    else body.consent = change.consent;
+    s.updateBody.run(JSON.stringify(body), existing.id);
+    return 0;
+  }
+
+  function applyChangesTo(target: Db, s: Statements, batches: Array<{ changes: EntitlementChange[]; cursor: string }>, appliedAt: number): void {
+    target.transaction(() => {
+      let holders = Number(s.getMeta.all().find((r) => r.key === 'holders')?.value ?? 0);
+      for (const batch of batches) {
+        for (const change of batch.changes) holders += applyChange(s, change);
+        s.setMeta.run('cursor', batch.cursor);
+      }
+      s.setMeta.run('holders', String(holders));
+      s.setMeta.run('appliedAt', String(appliedAt));
+    })();
+  }
+
+  /** Closes a swapped-out cache file without fsync (it is about to be deleted) and deletes it off the event loop. */
+  function retire(old: Db, oldPath: string): void {
+    try {
+      if (old.open) {
+        old.pragma('synchronous = OFF');
+        old.close();
+      }
+    } catch (err) {
+      log.warn({ err }, 'old entitlement cache did not close cleanly');
+    }
+    for (const suffix of ['', '-wal', '-shm']) void rm(oldPath + suffix, { force: true }).catch(() => {});
+  }
+
+  return {
+    lookup(credential) {
+      const row = stmts.lookup.get(hash(credential).subarray(0, HASH_BYTES));
+      if (!row) return undefined;
+      let compiled = cache.get(row.id);
+      if (!compiled) {
+        compiled = compileEntitlement(JSON.parse(row.body) as StoredEntitlement);
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(row.id, compiled);
+      }
+      return compiled;
+    },
+
+    async applySnapshot(records, snapshotMeta) {
+      if (closed) throw new Error('entitlement store is closed');
+      if (loading) throw new Error('a snapshot is already loading');
+      loading = { changes: [] };
+      const started = clock.monotonic();
+      let next: Db | undefined;
+      let nextPath: string | undefined;
+      let holders = 0;
+      let credentials = 0;
+      try {
+        // Built without journal or fsync: a crash mid-build leaves a file no pointer names, deleted at the next open.
+        const generation = Number(/-(\d+)\.db$/.exec(path)?.[1] ?? 0) + 1;
+        nextPath = join(dataDir, `entitlements-${generation}.db`);
+        for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
+        next = new Database(nextPath);
+        next.pragma('journal_mode = OFF');
+        next.pragma('synchronous = OFF');
+        next.pragma(`cache_size = -${BUILD_CACHE_KIB}`);
+        // One transaction for the whole build, held across event-loop yields: the file is private to this
+        // builder, and committing between chunks costs several times the inserts (cache revalidated each time).
+        next.pragma('locking_mode = EXCLUSIVE');
+        migrate(next, MIGRATIONS);
+        const s = prepare(next);
+        next.exec('BEGIN');
+        let chunkStart = clock.monotonic();
+        for await (const record of records) {
+          if (closed) throw new Error('entitlement store closed during snapshot load');
+          const problem = recordProblem(record);
+          if (problem) {
+            count('GH_DOWNLINK_FORMAT');
+            log.warn({ code: 'GH_DOWNLINK_FORMAT', holder: (record as { holder?: unknown })?.holder, problem }, 'snapshot record skipped');
+          } else {
+            const inserted = insertRecord(s, record, true);
+            if (inserted < 0) {
+              count('GH_DOWNLINK_FORMAT');
+              log.warn({ code: 'GH_DOWNLINK_FORMAT', holder: record.holder, problem: 'duplicate holder' }, 'snapshot record skipped');
+            } else {
+              credentials += inserted;
+              holders++;
+            }
+          }
+          if (clock.monotonic() - chunkStart >= chunkMs) {
+            await yieldToLoop();
+            chunkStart = clock.monotonic();
+          }
+        }
+        const appliedAt = clock.now();
+        s.setMeta.run('loaded', '1');
+        s.setMeta.run('holders', String(holders));
+        s.setMeta.run('version', snapshotMeta.version);
+        s.setMeta.run('issuedAt', snapshotMeta.issuedAt);
+        s.setMeta.run('appliedAt', String(appliedAt));
+        s.setMeta.run('cursor', snapshotMeta.version);
+        next.exec('COMMIT');
+        // Changes that arrived while loading were applied to the old file; replay them on the new one.
+        if (loading.changes.length > 0) applyChangesTo(next, s, loading.changes, appliedAt);
+        next.close();
+        // Switched to WAL now, without fsync, so opening it at the swap writes nothing; the fsync below is asynchronous.
+        next = new Database(nextPath);
+        next.pragma('synchronous = OFF');
+        next.pragma('journal_mode = WAL');
+        next.close();
+        next = undefined;
+        await fsyncFile(nextPath);
+        if (closed) throw new Error('entitlement store closed during snapshot load');
+        const pointerTmp = join(dataDir, `${POINTER_FILE}.tmp`);
+        const fh = await openFile(pointerTmp, 'w');
+        try {
+          await fh.writeFile(`entitlements-${generation}.db\n`);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(pointerTmp, join(dataDir, POINTER_FILE));
+        if (closed) throw new Error('entitlement store closed during snapshot load');
+
+        // The swap: synchronous, so no decision runs between the old statements and the new ones.
+        const swapStart = clock.monotonic();
+        const old = db;
+        const oldPath = path;
+        db = openDatabase(nextPath, { migrations: MIGRATIONS, synchronous: 'NORMAL', checkIntegrity: false }).db;
+        stmts = prepare(db);
+        path = nextPath;
+        nextPath = undefined;
+        cache = new Map();
+        corruptMovedAside = undefined;
+        meta = readMeta();
+        setImmediate(() => retire(old, oldPath));
+        const swapMs = clock.monotonic() - swapStart;
+        const seconds = (clock.monotonic() - started) / 1000;
+        snapshotSeconds.set(seconds);
+        log.info({ version: snapshotMeta.version, holders, credentials, seconds, swapMs }, 'entitlement snapshot applied');
+        return { holders, credentials };
+      } catch (err) {
+        count('GH_ACCESS_SNAPSHOT_FAILED');
+        log.error({ code: 'GH_ACCESS_SNAPSHOT_FAILED', cause: errorCodeOf(err), err }, 'entitlement snapshot load failed; the previous cache stays in use');
+        try {
+          if (next?.inTransaction) next.exec('ROLLBACK');
+          next?.close();
+        } catch {
+          // Closing a half-built file can fail after a disk error; it is deleted next.
+        }
+        if (nextPath !== undefined) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
+        throw err;
+      } finally {
+        loading = undefined;
+      }
+    },
+
+    applyChanges(changes, cursor) {
+      if (closed) throw new Error('entitlement store is closed');
+      const appliedAt = clock.now();
+      applyChangesTo(db, stmts, [{ changes, cursor }], appliedAt);
+      loading?.changes.push({ changes, cursor });
+      cache = new Map();
+      meta = readMeta();
+    },
+
+    cursor() {
+      return meta.cursor;
+    },
+
+    holder(holderRef) {
+      const row = stmts.holderByRef.get(holderRef);
+      return row ? (JSON.parse(row.body) as StoredEntitlement) : undefined;
+    },
+
+    ticketEventsEndedBetween(afterMs, untilMs) {
+      const events: EndedTicketEvent[] = [];
+      let current: EndedTicketEvent | undefined;
+      for (const row of stmts.ticketEventsEnded.iterate(afterMs, untilMs)) {
+        if (current?.eventId !== row.eventId || current.end !== row.end) {
+          current = { eventId: row.eventId, start: row.start, end: row.end, holders: [] };
+          events.push(current);
+        }
+        current.holders.push(row.ref);
+      }
+      return events;
+    },
+
+    status() {
+      const s: EntitlementStoreStatus = { loaded: meta.loaded, holders: meta.holders };
+      if (meta.issuedAt !== undefined) s.issuedAt = meta.issuedAt;
+      if (meta.appliedAt !== undefined) s.appliedAt = meta.appliedAt;
+      if (corruptMovedAside !== undefined) s.corruptMovedAside = corruptMovedAside;
+      return s;
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      if (db.open) db.close();
+    },
+  };
+}
