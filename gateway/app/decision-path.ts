@@ -75,11 +75,15 @@ export function wireDecisionPath(deps: DecisionPathDeps): () => void {
         ...(read.reader !== undefined ? { reader: read.reader } : {}),
       },
     });
-    deps.events.append(event, 'access').catch((err: unknown) => {
+    deps.events.append(event, 'access').then(
+      // Debug only: tooling (the kill -9 fault test, support sessions) learns which events are durable.
+      () => log.debug({ eventId: event.id }, 'event durable'),
+      (err: unknown) => {
       const code = errorCodeOf(err);
       metrics.errors.inc({ code });
       log.error({ code, err, eventId: event.id }, 'access event could not be appended to the outbox');
-    });
+      },
+    );
   };
 
   /** The engine must never throw; if it does, the lane's fail mode decides and the error is counted. */
