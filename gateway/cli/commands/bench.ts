@@ -12,6 +12,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> 
   engagement: { describe: '5,000 phones in 50 zones: adverts/s, flaps, trigger latency to a sign over MQTT', load: async () => (await import('../../../scripts/bench/engagement.js')).run },
   osdp: { describe: 'OSDP readers on one bus over a PTY: card -> LED/OUT latency (--readers, --baud, --reads)', load: async () => (await import('../../../scripts/bench/osdp.js')).run },
   mqtt: { describe: '200 MQTT devices: scan -> decision and content delivery latency (--devices, --readers)', load: async () => (await import('../../../scripts/bench/mqtt.js')).run },
+  surge: { describe: '60,000 entries in 60 s on the stadium twin over real transports (--entries, --seconds); about 3.5 minutes', load: async () => (await import('../../../scripts/bench/surge.js')).run },
   drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
 };
 
@@ -48,6 +49,8 @@ export function register(program: Command): void {
     .option('--baud <n>', 'baud rate (osdp)', positiveInt('baud'))
     .option('--reads <n>', 'number of card reads (osdp)', positiveInt('reads'))
     .option('--devices <n>', 'number of simulated devices (mqtt)', positiveInt('devices'))
+    .option('--entries <n>', 'number of entries (surge)', positiveInt('entries'))
+    .option('--seconds <n>', 'length of the surge in seconds (surge)', positiveInt('seconds'))
     .action(async (name: string, opts: Record<string, string | number | boolean>) => {
       const { json: _json, ...options } = opts;
       if (name === 'all') {

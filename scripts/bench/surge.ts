@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { renderChart } from '../simulate/report.js';
+import { GatehouseError } from '../../gateway/errors.js';
+import { hasSocat } from '../../test/helpers/pty.js';
+import { loadScenarioFile, type Scenario } from '../simulate/scenario.js';
+import { runSimulation, type SimulationSummary } from '../simulate/simulate.js';
+
+export const STADIUM_YAML = fileURLToPath(new URL('../../config/examples/stadium.yaml', import.meta.url));
+export const SURGE_SCENARIO = fileURLToPath(new URL('../../config/examples/scenarios/surge.yaml', import.meta.url));
+
+/**
+ * `gatehouse bench surge --json` (issue #10): config/examples/scenarios/surge.yaml
+ * replayed on config/examples/stadium.yaml against a child-process gateway,
+ * with hostile traffic on. Then, unless `compare: false`, the same crowd again
+ * without hostile traffic, so the effect of bad input on the other lanes is a number.
+ *
+ * Options: `entries`, `seconds` (shrink for a smoke run), `replicate`, `seed`,
+ * `hostile` (false = the clean run only), `compare`, `venue`, `scenario` (files),
+ * `chart` (write an SVG of the run's timeline to this path).
+ * Returns the issue's fields plus the full summary under `detail`.
+ */
+export async function run(options: Record<string, string | number | boolean>): Promise<Record<string, unknown>> {
+  if (!hasSocat()) throw new GatehouseError('GH_SIM_GATEWAY', 'the surge benchmark needs socat for its serial lanes (apt-get install socat)');
+  const scenarioFile = typeof options.scenario === 'string' ? options.scenario : SURGE_SCENARIO;
+  const loaded = loadScenarioFile(scenarioFile);
+  if (!loaded.ok) throw new GatehouseError('GH_SIM_SCENARIO_INVALID', `${scenarioFile}: ${loaded.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`);
+  const base: Scenario = {
+    ...loaded.scenario,
+    ...(options.entries !== undefined ? { entries: Number(options.entries) } : {}),
+    ...(options.seconds !== undefined ? { durationS: Number(options.seconds) } : {}),
+    ...(options.replicate !== undefined ? { replicate: Number(options.replicate) } : {}),
+    ...(options.seed !== undefined ? { seed: Number(options.seed) } : {}),
+  };
+  const clean: Scenario = { ...base, hostile: { ...base.hostile, serialGarbagePerSecond: 0, kioskMalformedPerSecond: 0 } };
+  delete clean.hostile.readerOfflineAt;
+  delete clean.hostile.centralDownAt;
+  const venueFile = typeof options.venue === 'string' ? options.venue : STADIUM_YAML;
+  const withHostile = options.hostile !== false;
+  const main = await runSimulation({ venueFile, scenario: withHostile ? base : clean });
+  if (typeof options.chart === 'string') {
+    writeFileSync(options.chart, renderChart(main.timeline, `Stadium surge: ${main.entries} entries in ${main.seconds} s over ${main.lanes} lanes${withHostile ? ', hostile traffic on' : ''}`));
+  }
+  const reference = withHostile && options.compare !== false ? await runSimulation({ venueFile, scenario: clean }) : undefined;
+  return {
+    ...figures(main),
+    hostile: withHostile,
+    ...(reference
+      ? {
+          lane_p99_ms_clean: reference.lane_p99_ms,
+          lane_p99_change_pct: Number((((main.lane_p99_ms - reference.lane_p99_ms) / reference.lane_p99_ms) * 100).toFixed(1)),
+          clean: figures(reference),
+        }
+      : {}),
+    detail: main,
+  };
+}
+
+/** The issue's figures, in its order. */
+export function figures(s: SimulationSummary): Record<string, unknown> {
+  return {
+    entries: s.entries,
+    seconds: s.seconds,
+    lanes: s.lanes,
+    decisions_per_s: s.decisions_per_s,
+    decision_p99_ms: s.decision_p99_ms,
+    lane_p99_ms: s.lane_p99_ms,
+    central_lag_p95_ms: s.central_lag_p95_ms,
+    central_lag_p95_ms_outside_outage: s.central_lag_p95_ms_outside_outage,
+    lost: s.lost,
+    duplicates_at_central: s.duplicates_at_central,
+    rss_mb: s.rss_mb,
+    cpu_pct: s.cpu_pct,
+  };
+}
