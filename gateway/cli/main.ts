@@ -10,6 +10,7 @@ import { register as registerDoctor } from './commands/doctor.js';
 import { register as registerDevice } from './commands/device.js';
 import { register as registerSync } from './commands/sync.js';
 import { register as registerCentral } from './commands/central.js';
+import { register as registerSimulate } from './commands/simulate.js';
 
 /**
  * The `gatehouse` CLI. Exit codes: 0 ok, 1 runtime failure, 2 invalid input
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerDevice(program);
   registerSync(program);
   registerCentral(program);
+  registerSimulate(program);
   program.commands.forEach(applyExitOverride);
   return program;
 }
