@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../gateway/core/log.js';
 import { startGateway, type RunningGateway } from '../../gateway/app/gateway.js';
 import { startCentralStandIn, type CentralStandIn } from '../central/index.js';
 import { demoEntitlements } from './venue.js';
+import { startDemoOsdpLane } from './osdp-lane.js';
 
 export interface DemoOptions {
   loaded: LoadedConfig;
@@ -25,6 +26,8 @@ export interface RunningDemo {
   gateway: RunningGateway;
   central: CentralStandIn;
   stop(): Promise<DemoSummary>;
+  /** The figures so far. */
+  summary(): DemoSummary;
   /** Resolves when `durationS` has elapsed (never, when no duration is set). */
   finished: Promise<void>;
 }
@@ -36,6 +39,8 @@ export interface DemoSummary {
   eventsAtCentral: number;
   duplicatesAtCentral: number;
   outboxDepth: number;
+  /** LED commands the simulated OSDP reader received (0 without socat). */
+  osdpLedsShown: number;
 }
 
 /**
@@ -60,8 +65,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     log: log.child({ component: 'central-stand-in' }),
   });
 
-  const loaded: LoadedConfig = { ...options.loaded, config: { ...config, central: { ...config.central, url: central.url } } };
+  const osdpLane = await startDemoOsdpLane();
+  const withCentral = { ...config, central: { ...config.central, url: central.url } };
+  const loaded: LoadedConfig = { ...options.loaded, config: osdpLane ? osdpLane.extend(withCentral) : withCentral };
   const gateway = await startGateway(loaded, { log, ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}) });
+  osdpLane?.start(2);
 
   let granted = 0;
   let denied = 0;
@@ -74,6 +82,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     [
       '',
       `Gatehouse demo: gateway "${config.gateway.id}" with ${gateway.drivers.size} simulated readers, central stand-in at ${central.url}`,
+      osdpLane ? '  OSDP turnstile: simulated reader on a socat PTY pair at 115200 baud (lane entrance-2)' : '  (socat is not installed: the OSDP turnstile lane is left out; apt-get install socat)',
       `  health:  ${gateway.admin.url}/healthz`,
       `  metrics: ${gateway.admin.url}/metrics`,
       `  status:  ${gateway.admin.url}/`,
@@ -84,7 +93,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
   const summary = (): DemoSummary => {
     const c = central.counts();
-    return { decisions: granted + denied, granted, denied, eventsAtCentral: c.unique, duplicatesAtCentral: c.duplicates, outboxDepth: gateway.outbox.depth() };
+    return { decisions: granted + denied, granted, denied, eventsAtCentral: c.unique, duplicatesAtCentral: c.duplicates, outboxDepth: gateway.outbox.depth(), osdpLedsShown: osdpLane?.ledsShown ?? 0 };
   };
   let lastDecisions = 0;
   const everyS = options.summaryEveryS ?? 2;
@@ -108,11 +117,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     gateway,
     central,
     finished,
+    summary,
     stop: () => {
       stopping ??= (async () => {
         clearInterval(ticker);
         if (durationTimer) clearTimeout(durationTimer);
         await gateway.stop();
+        await osdpLane?.close();
         const s = summary();
         await central.close();
         out.write(`\nDemo stopped: ${s.decisions} decisions (${s.granted} granted, ${s.denied} denied), ${s.eventsAtCentral} events at central, ${s.duplicatesAtCentral} duplicates, ${s.outboxDepth} left in the outbox.\n`);

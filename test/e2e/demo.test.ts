@@ -4,6 +4,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { startDemo, type RunningDemo } from '../../scripts/demo/demo.js';
 import { demoConfigForTest } from '../helpers/demo-config.js';
 import type { CloudEvent } from '../../gateway/events/cloudevent.js';
+import { hasSocat } from '../helpers/pty.js';
 
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -29,9 +30,14 @@ describe('the walking skeleton: reader -> decision -> outbox -> central', () => 
 
     // The downlink loads the signed snapshot, then members start getting in.
     await until(() => gw.store.status().loaded, 15_000, 'the entitlement snapshot');
-    const decisions: Array<{ result: string; reason: string; holderRef?: string }> = [];
-    gw.bus.on('decision', (d) => decisions.push({ result: d.result, reason: d.reason, ...(d.holderRef ? { holderRef: d.holderRef } : {}) }));
+    const decisions: Array<{ result: string; reason: string; laneId: string; holderRef?: string }> = [];
+    gw.bus.on('decision', (d) => decisions.push({ result: d.result, reason: d.reason, laneId: d.laneId, ...(d.holderRef ? { holderRef: d.holderRef } : {}) }));
     await until(() => decisions.some((d) => d.result === 'granted') && decisions.some((d) => d.reason === 'blocked'), 15_000, 'granted and blocked decisions');
+    // With socat, one lane is a simulated OSDP reader on a PTY pair: its cards are decided too.
+    if (hasSocat()) {
+      await until(() => decisions.some((d) => d.laneId === 'entrance-2' && d.result === 'granted'), 15_000, 'a granted read on the OSDP lane');
+      await until(() => demo!.summary().osdpLedsShown > 0, 15_000, 'the OSDP reader to show a decision on its LED');
+    }
 
     // Stop the readers, then let the uplink drain what the outbox holds.
     for (const driver of gw.drivers.values()) await driver.stop();
@@ -63,5 +69,7 @@ describe('the walking skeleton: reader -> decision -> outbox -> central', () => 
     expect(metrics).toMatch(/gatehouse_decisions_total\{result="granted"/);
     expect(metrics).toMatch(/gatehouse_outbox_depth 0/);
     expect(printed).toMatch(/decisions\/s/);
+    const summary = await demo.stop();
+    expect(summary.duplicatesAtCentral).toBe(0);
   });
 });
