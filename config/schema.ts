@@ -5,6 +5,7 @@ import { storageSchema } from './sections/storage.js';
 import { centralSchema } from './sections/central.js';
 import { brokerSchema } from './sections/broker.js';
 import { adminSchema } from './sections/admin.js';
+import { venueSchema } from './sections/venue.js';
 import { beaconsSchema, checkEngagementReferences, engagementSchema, rulesSchema } from './sections/engagement.js';
 import { simDeviceSchema } from '../drivers/sim/config.js';
 import { osdpDeviceSchema } from '../drivers/osdp/config.js';
@@ -55,6 +56,8 @@ export const configSchema = z
     }),
     central: centralSchema.optional(),
     broker: brokerSchema.optional(),
+    /** Shared anti-passback and occupancy with the venue's other gateways (issue #11, docs/venue.md). */
+    venue: venueSchema.optional(),
     admin: adminSchema.default({ host: '127.0.0.1', port: 9464 }),
     devices: z.array(deviceSchema).default([]),
     zones: z.array(zoneSchema).min(1),

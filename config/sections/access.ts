@@ -36,5 +36,11 @@ export const laneSchema = z.strictObject({
   fail: z.enum(['open', 'closed']).optional(),
   /** Cache older than this is stale (hours). */
   maxCacheAgeHours: z.number().positive().default(72),
+  /**
+   * When the venue link (config `venue:`) cannot vouch for shared anti-passback and occupancy
+   * (link down or not caught up): `grant` decides from local knowledge and flags `apbUnverified`;
+   * `deny` refuses entries (reason `anti_passback`, flagged). Exits are never refused for it. Default grant.
+   */
+  apbUnverified: z.enum(['grant', 'deny']).optional(),
 });
 export type LaneConfig = z.infer<typeof laneSchema>;

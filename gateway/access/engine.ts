@@ -28,6 +28,23 @@ export interface AccessEngine {
   close(): void;
 }
 
+/**
+ * Anti-passback positions and occupancy shared with the venue's other
+ * gateways (issue #11, sync/venue). When given, the engine reads positions and
+ * occupancy from it and records every grant in it; its answers never wait on
+ * the network.
+ */
+export interface SharedAccessState {
+  /** False while the shared link is down or not yet caught up: decisions carry `apbUnverified`. */
+  verified(): boolean;
+  /** People inside the zone, counted over every gateway of the venue. */
+  occupancy(zoneId: string): number;
+  /** The holder's latest movement in the zone at any gateway, by event time. */
+  presence(holderRef: string, zoneId: string): { dir: Direction; at: number; lastInAt?: number } | undefined;
+  /** A grant made here (or its take-back), to share. */
+  record(movement: { holderRef?: string; zoneId: string; direction: Direction; at: number }): unknown;
+}
+
 export interface AccessEngineOptions {
   store: EntitlementStore;
   zones: ZoneConfig[];
@@ -39,6 +56,8 @@ export interface AccessEngineOptions {
   stateDir: string;
   /** Write-behind interval of anti-passback/occupancy state (ms). */
   flushMs?: number;
+  /** Venue-wide anti-passback and occupancy (config `venue:`); absent = this gateway decides alone. */
+  shared?: SharedAccessState;
 }
 
 interface Zone {
@@ -54,6 +73,8 @@ interface Lane {
   direction: Direction;
   fail: 'open' | 'closed';
   maxAgeMs: number;
+  /** What an unverified shared anti-passback means on an entry lane. */
+  apbUnverified: 'grant' | 'deny';
 }
 
 /** Short texts for a reader display; kept generic so a denial never tells a stranger why a card is blocked. */
@@ -84,7 +105,7 @@ const LOG_INTERVAL_MS = 60_000;
 type CacheCondition = 'ok' | 'missing' | 'stale';
 
 export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
-  const { store, clock, log } = opts;
+  const { store, clock, log, shared } = opts;
   const localTime = localTimeIn(opts.timezone);
 
   const zones = new Map<string, Zone>();
@@ -98,9 +119,10 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
     const zone = zones.get(l.zone);
     if (!zone) throw new GatehouseError('GH_CONFIG_INVALID', `lane ${l.id}: no zone "${l.zone}"`, { lane: l.id, zone: l.zone });
     const direction = l.direction ?? 'in';
-    lanes.set(l.id, { id: l.id, zone, direction, fail: l.fail ?? (direction === 'out' ? 'open' : 'closed'), maxAgeMs: (l.maxCacheAgeHours ?? 72) * 3_600_000 });
+    lanes.set(l.id, { id: l.id, zone, direction, fail: l.fail ?? (direction === 'out' ? 'open' : 'closed'), maxAgeMs: (l.maxCacheAgeHours ?? 72) * 3_600_000, apbUnverified: l.apbUnverified ?? 'grant' });
   }
 
+  const occupancyOf = (zoneId: string): number => (shared ? shared.occupancy(zoneId) : state.occupancy(zoneId));
   const state = new MovementState(join(opts.stateDir, STATE_FILE), (ms) => localTime(ms).date, log, opts.flushMs);
   if (state.movedAside) log.error({ code: 'GH_STORE_CORRUPT', alarm: 'cache_corrupt', movedAside: state.movedAside }, 'access state (anti-passback, occupancy) was corrupt and moved aside; starting from empty state');
 
@@ -117,7 +139,7 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
     labelNames: ['zone'],
     registers: [opts.metrics],
     collect() {
-      for (const id of zones.keys()) this.set({ zone: id }, state.occupancy(id));
+      for (const id of zones.keys()) this.set({ zone: id }, occupancyOf(id));
     },
   });
 
@@ -170,16 +192,19 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
     const movement: Movement = { zoneId: lane.zone.id, direction: lane.direction, at };
     if (holder) movement.holderRef = holder.holder;
     remember(lane, holder?.holder ?? '', state.apply(movement));
+    shared?.record(movement);
     return decision(lane, 'granted', reason, flags, at, holder);
   };
 
-  const occupancyFull = (lane: Lane): boolean => lane.direction === 'in' && lane.zone.capacity !== undefined && state.occupancy(lane.zone.id) >= lane.zone.capacity;
+  const occupancyFull = (lane: Lane): boolean => lane.direction === 'in' && lane.zone.capacity !== undefined && occupancyOf(lane.zone.id) >= lane.zone.capacity;
+  /** True when the lane's zone is shared with other gateways (anti-passback or a cap) and the venue link cannot vouch for it now. */
+  const unverified = (lane: Lane): boolean => shared !== undefined && (lane.zone.apb !== 'none' || lane.zone.capacity !== undefined) && !shared.verified();
 
   /** The anti-passback verdict for this holder on this lane: undefined = no violation. */
   const passback = (lane: Lane, holderRef: string, at: number): 'deny' | 'flag' | undefined => {
     const zone = lane.zone;
     if (zone.apb === 'none') return undefined;
-    const p = state.presence(holderRef, zone.id);
+    const p = shared?.presence(holderRef, zone.id) ?? state.presence(holderRef, zone.id);
     let violated = false;
     if (zone.apb === 'timed') {
       // A clock that jumped backwards makes the difference negative: not a re-entry we can judge, so no violation.
@@ -200,6 +225,7 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
       warnRateLimited('GH_ACCESS_INVALID_CREDENTIAL', { lane: lane.id, problem }, 'credential rejected');
       return decision(lane, 'denied', 'invalid_credential', flags, at);
     }
+    if (unverified(lane)) flags.apbUnverified = true;
     const condition = cacheCondition(lane, at);
     if (condition !== 'ok') {
       flags.failMode = true;
@@ -237,6 +263,8 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
       if (holder.total !== undefined && (e?.total ?? 0) >= holder.total) return decision(lane, 'denied', 'entry_limit', flags, at, holder);
       if (holder.perDay !== undefined && today >= holder.perDay) return decision(lane, 'denied', 'entry_limit', flags, at, holder);
     }
+    // Egress is never held back for want of the venue link.
+    if (flags.apbUnverified && lane.apbUnverified === 'deny' && lane.direction === 'in') return decision(lane, 'denied', 'anti_passback', flags, at, holder);
     const apb = passback(lane, holder.holder, at);
     if (apb === 'deny') return decision(lane, 'denied', 'anti_passback', flags, at, holder);
     if (apb === 'flag') flags.apbViolation = true;
@@ -276,6 +304,9 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
         if (!used) {
           state.undo(entry.undo);
           passagesUndone.inc({ lane: laneId });
+          // Shared state only grows: the take-back travels as the opposite movement.
+          const m = entry.undo.movement;
+          shared?.record({ ...(m.holderRef !== undefined ? { holderRef: m.holderRef } : {}), zoneId: m.zoneId, direction: m.direction === 'in' ? 'out' : 'in', at: clock.now() });
         }
         return;
       }
@@ -287,7 +318,7 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
     },
 
     occupancy(zoneId) {
-      return state.occupancy(zoneId);
+      return occupancyOf(zoneId);
     },
 
     close() {

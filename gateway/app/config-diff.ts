@@ -11,11 +11,11 @@ export interface ConfigDiff {
   accessChanged: boolean;
   /** Rules, beacons or zones changed: the engagement side reloads. */
   engagementChanged: boolean;
-  /** Settings a reload cannot apply (identity, storage, central, broker, admin): a restart is needed. */
+  /** Settings a reload cannot apply (identity, storage, central, broker, admin, venue link): a restart is needed. */
   needsRestart: RestartSection[];
 }
 
-const RESTART_SECTIONS = ['gateway', 'storage', 'secrets', 'central', 'broker', 'admin'] as const;
+const RESTART_SECTIONS = ['gateway', 'storage', 'secrets', 'central', 'broker', 'admin', 'venue'] as const;
 export type RestartSection = (typeof RESTART_SECTIONS)[number];
 
 export function diffConfig(prev: GatewayConfig, next: GatewayConfig): ConfigDiff {

@@ -29,6 +29,7 @@ import { loadDriverFactory } from './driver-registry.js';
 import { LaneRouter } from './lanes.js';
 import { DriverSupervisor } from './supervisor.js';
 import { diffConfig, type ConfigDiff } from './config-diff.js';
+import { createVenueLink, venueConflictWindows, type VenueLink } from '../../sync/venue/index.js';
 
 export interface StartOptions {
   log?: Logger;
@@ -54,6 +55,8 @@ export interface RunningGateway {
   readonly brokerPorts: { tcp?: number; tls?: number; ws?: number };
   readonly engagement: Engagement;
   readonly makeEvent: EventFactory;
+  /** The link to the venue's other gateways (issue #11), when `venue:` is configured. */
+  readonly venue: VenueLink | undefined;
   status(): GatewayStatus;
   /**
    * Applies a new, already validated config without a restart: changed devices
@@ -73,6 +76,8 @@ export interface GatewayStatus {
   sync: { lastSuccessAt?: number; lastError?: { code: string; message: string }; deadLetters: number; connected: boolean } | undefined;
   entitlements: ReturnType<EntitlementStore['status']>;
   alarms: Alarm[];
+  /** The shared venue link, when several gateways share anti-passback (issue #11). */
+  venueLink?: ReturnType<VenueLink['status']>;
 }
 
 export const VERSION = '0.1.0';
@@ -104,7 +109,25 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   if (storeStatus.corruptMovedAside) {
     raiseAlarmLater({ kind: 'cache_corrupt', source: 'entitlements', code: 'GH_STORE_CORRUPT', message: `entitlement store was corrupt and moved to ${storeStatus.corruptMovedAside}; lanes decide by fail mode until a snapshot arrives`, at: clock.now(), active: true });
   }
-  let engine = createAccessEngine({ store, zones: config.zones, lanes: config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: config.gateway.timezone, stateDir: dataDir });
+  // --- venue (issue #11): created before the engine, which reads shared state from it; connected in step 3d.
+  const venue: VenueLink | undefined = config.venue
+    ? createVenueLink({
+        config: config.venue,
+        gatewayId: config.gateway.id,
+        baseDir,
+        dataDir,
+        clock,
+        log: log.child({ component: 'venue' }),
+        metrics: metrics.registry,
+        // Conflicts are appended only after start (step 3d), when the outbox exists.
+        events: { append: (e, p) => outbox.append(e, p) },
+        makeEvent,
+        raiseAlarm: (a) => bus.emit('alarm', a),
+        countError: (code) => metrics.errors.inc({ code }),
+        conflictWindowMs: venueConflictWindows(config.zones),
+      })
+    : undefined;
+  let engine = createAccessEngine({ store, zones: config.zones, lanes: config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: config.gateway.timezone, stateDir: dataDir, ...(venue ? { shared: venue } : {}) });
   let lanes = new LaneRouter(config.lanes);
 
   const alarms = new Map<string, Alarm>();
@@ -230,6 +253,10 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   });
   engagement.start();
 
+  // 3d. Venue link (issue #11): shared anti-passback and occupancy with the venue's other gateways.
+  // Connects in the background; until it has caught up, decisions carry apbUnverified.
+  venue?.start();
+
   async function createDeviceDriver(device: DeviceConfig): Promise<Driver | undefined> {
     const factory = await loadDriverFactory(device.driver);
     if (!factory) {
@@ -316,6 +343,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     sync: uplink?.status(),
     entitlements: store.status(),
     alarms: [...alarms.values()],
+    ...(venue ? { venueLink: venue.status() } : {}),
   });
 
   const admin = await startAdminServer({
@@ -340,7 +368,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       // Synchronous from close to assignment: no decision can run in between,
       // so no anti-passback or occupancy update is lost.
       engine.close();
-      engine = createAccessEngine({ store, zones: next.config.zones, lanes: next.config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: current.gateway.timezone, stateDir: dataDir });
+      engine = createAccessEngine({ store, zones: next.config.zones, lanes: next.config.lanes, clock, metrics: metrics.registry, log: log.child({ component: 'access' }), timezone: current.gateway.timezone, stateDir: dataDir, ...(venue ? { shared: venue } : {}) });
       lanes = new LaneRouter(next.config.lanes);
     }
     for (const id of diff.devicesRemoved) await removeDevice(id);
@@ -386,6 +414,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
     brokerPorts,
     engagement,
     makeEvent,
+    venue,
     status,
     reload,
     async stop() {
@@ -397,6 +426,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       await Promise.allSettled([...supervisors.values()].map((s) => s.stop()));
       await engagement.stop();
       await mqtt?.stop();
+      await venue?.stop();
       await downlink?.stop();
       await uplink?.stop();
       await outbox.close();

@@ -39,6 +39,16 @@ export const deviceStatusData = z.strictObject({
   reason: z.string().optional().describe('Why, when offline; names the fix where one is known.'),
 });
 
+const venueMovementRef = z.strictObject({ gateway: z.string(), seq: z.number().int(), at: z.string().describe('RFC 3339') });
+
+/** `io.gatehouse.venue.conflict` (sync/venue, issue #11): two gates granted the same holder entry during a partition. */
+export const venueConflictData = z.strictObject({
+  key: z.string().describe('Stable id of the conflict: the venue reports it once.'),
+  zone: z.string(),
+  first: venueMovementRef,
+  second: venueMovementRef,
+});
+
 export const alarmData = z.strictObject({
   kind: z.enum([
     'door_forced',
@@ -167,6 +177,7 @@ export const EVENT_TYPES = {
   deviceOffline: 'io.gatehouse.device.offline',
   alarmRaised: 'io.gatehouse.alarm.raised',
   alarmCleared: 'io.gatehouse.alarm.cleared',
+  venueConflict: 'io.gatehouse.venue.conflict',
   visitStarted: 'io.gatehouse.visit.started',
   visitEnded: 'io.gatehouse.visit.ended',
   visitFirst: 'io.gatehouse.visit.first',
@@ -183,10 +194,11 @@ export const EVENT_TYPES = {
 export const EVENT_CATALOGUE: EventTypeSpec[] = [
   { type: EVENT_TYPES.accessGranted, producer: 'composition root', priority: 'access', subject: 'holder when known', description: 'A reader was granted access.', data: accessDecisionData },
   { type: EVENT_TYPES.accessDenied, producer: 'composition root', priority: 'access', subject: 'holder when known', description: 'A reader was denied access.', data: accessDecisionData },
-  { type: EVENT_TYPES.deviceOnline, producer: 'composition root', priority: 'alarm', subject: 'none', description: 'A device (or a reader on a bus) came online.', data: deviceStatusData },
+  { type: EVENT_TYPES.deviceOnline, producer: 'composition root', priority: 'telemetry', subject: 'none', description: 'A device (or a reader on a bus) came online.', data: deviceStatusData },
   { type: EVENT_TYPES.deviceOffline, producer: 'composition root', priority: 'alarm', subject: 'none', description: 'A device (or a reader on a bus) went offline or became unavailable.', data: deviceStatusData },
   { type: EVENT_TYPES.alarmRaised, producer: 'composition root', priority: 'alarm', subject: 'none', description: 'An alarm was raised (door forced/held, tamper, storage low, clock unsynced...).', data: alarmData },
   { type: EVENT_TYPES.alarmCleared, producer: 'composition root', priority: 'alarm', subject: 'none', description: 'An alarm condition cleared.', data: alarmData },
+  { type: EVENT_TYPES.venueConflict, producer: 'venue link (sync/venue)', priority: 'alarm', subject: 'holder', description: 'Two gateways of the venue granted the same holder entry to an anti-passback zone while they could not see each other (a partition); reported once, by the gateway that granted the second entry.', data: venueConflictData },
   { type: EVENT_TYPES.visitStarted, producer: 'engagement', priority: 'engagement', subject: 'holder', description: 'A granted entry started a visit.', data: visitStartedData },
   { type: EVENT_TYPES.visitEnded, producer: 'engagement', priority: 'engagement', subject: 'holder', description: 'A granted exit (or the visit timeout) ended a visit.', data: visitEndedData },
   { type: EVENT_TYPES.visitFirst, producer: 'engagement', priority: 'engagement', subject: 'holder', description: 'The first visit ever, or the first of the season (sent beside visit.started).', data: visitFirstData },
