@@ -163,7 +163,7 @@ export const noShowData = z.strictObject({
 
 export interface EventTypeSpec {
   type: string;
-  producer: 'engagement' | 'composition root';
+  producer: 'engagement' | 'composition root' | 'venue link (sync/venue)';
   priority: EventPriority;
   subject: 'holder' | 'holder when known' | 'none';
   description: string;
