@@ -13,6 +13,7 @@ import { GatehouseError, errorCodeOf, isGatehouseError } from '../../gateway/err
 import { counter, gauge } from '../metrics.js';
 import { backoffDelay } from '../uplink/uplink.js';
 import { SignedBodyVerifier } from './signature.js';
+import { wakeablePause } from '../pause.js';
 
 export interface DownlinkOptions {
   /** Base URL of the central API. */
@@ -108,7 +109,7 @@ export function createDownlink(opts: DownlinkOptions): Downlink {
   let running = false;
   let loopDone: Promise<void> | undefined;
   let abort: AbortController | undefined;
-  let wake: (() => void) | undefined;
+  const sleeper = wakeablePause();
 
   const headers = (): Record<string, string> => ({ accept: 'application/x-ndjson', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) });
 
@@ -270,16 +271,7 @@ export function createDownlink(opts: DownlinkOptions): Downlink {
     return changes.length;
   }
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const pause = sleeper.pause;
 
   const loop = async () => {
     let failures = 0;
@@ -310,7 +302,7 @@ export function createDownlink(opts: DownlinkOptions): Downlink {
     async stop() {
       running = false;
       abort?.abort();
-      wake?.();
+      sleeper.wake();
       await loopDone;
       await agent.close();
     },

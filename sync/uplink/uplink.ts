@@ -5,6 +5,7 @@ import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
 import { counter, gauge } from '../metrics.js';
 import type { Outbox, OutboxRow } from '../outbox/outbox.js';
 import { idempotencyKey, type SendResult, type UplinkBatch, type UplinkTransport } from './transport.js';
+import { wakeablePause } from '../pause.js';
 
 export interface UplinkStatus {
   lastSuccessAt?: number;
@@ -90,7 +91,7 @@ export function createUplink(opts: UplinkOptions): Uplink {
   let attempts = 0;
   let running = false;
   let loopDone: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
+  const sleeper = wakeablePause();
   let unsubscribe: (() => void) | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let retryDelay = 0;
@@ -176,16 +177,7 @@ export function createUplink(opts: UplinkOptions): Uplink {
     return p;
   };
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const pause = sleeper.pause;
 
   const loop = async () => {
     while (running) {
@@ -206,7 +198,7 @@ export function createUplink(opts: UplinkOptions): Uplink {
         unsubscribe = undefined;
         unsub?.();
         await pause(retryDelay);
-        if (running) unsubscribe = outbox.onAppend(() => wake?.());
+        if (running) unsubscribe = outbox.onAppend(() => sleeper.wake());
       }
     }
   };
@@ -215,14 +207,14 @@ export function createUplink(opts: UplinkOptions): Uplink {
     start() {
       if (running) return;
       running = true;
-      unsubscribe = outbox.onAppend(() => wake?.());
+      unsubscribe = outbox.onAppend(() => sleeper.wake());
       loopDone = loop();
     },
     async stop() {
       running = false;
       unsubscribe?.();
       unsubscribe = undefined;
-      wake?.();
+      sleeper.wake();
       await loopDone;
       await chain;
     },
