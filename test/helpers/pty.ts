@@ -25,7 +25,9 @@ export async function createPtyPair(): Promise<PtyPair> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-pty-'));
   const gateway = join(dir, 'gateway');
   const device = join(dir, 'device');
-  const proc: ChildProcess = spawn('socat', ['-d', `pty,raw,echo=0,link=${gateway}`, `pty,raw,echo=0,link=${device}`], { stdio: 'ignore' });
+  // Its own process group: a Ctrl-C in the terminal (SIGINT to the whole foreground group)
+  // must not cut the line before the gateway has stopped; close() ends it.
+  const proc: ChildProcess = spawn('socat', ['-d', `pty,raw,echo=0,link=${gateway}`, `pty,raw,echo=0,link=${device}`], { stdio: 'ignore', detached: true });
   const deadline = Date.now() + 10_000;
   while (!(existsSync(gateway) && existsSync(device))) {
     if (proc.exitCode !== null) throw new Error(`socat exited with ${proc.exitCode}`);
