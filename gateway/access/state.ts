@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { Direction } from '../core/types.js';
 import { openDatabase, type Db, type Migration } from '../store/db.js';
+import { FlushTimer } from '../store/flush-timer.js';
 
 /**
  * A holder (or an anonymous fail-open passage) going in or out of a zone. Local
@@ -73,7 +74,7 @@ export class MovementState {
   private readonly dirtyPresence = new Set<string>();
   private readonly dirtyEntries = new Set<string>();
   private readonly dirtyZones = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly flushTimer: FlushTimer;
   private readonly db: Db;
   readonly movedAside: string | undefined;
 
@@ -81,10 +82,11 @@ export class MovementState {
     path: string,
     private readonly localDate: (ms: number) => string,
     private readonly log: Logger,
-    private readonly flushMs = 250,
+    flushMs = 250,
   ) {
     const opened = openDatabase(path, { migrations: MIGRATIONS, synchronous: 'NORMAL' });
     this.db = opened.db;
+    this.flushTimer = new FlushTimer(flushMs, () => this.flush());
     this.movedAside = opened.movedAside;
     for (const r of this.db.prepare('SELECT holder, zone, dir, at, last_in_at FROM presence').iterate() as IterableIterator<{ holder: string; zone: string; dir: Direction; at: number; last_in_at: number | null }>) {
       const p: Presence = { dir: r.dir, at: r.at };
@@ -170,20 +172,12 @@ export class MovementState {
   }
 
   private scheduleFlush(): void {
-    if (this.timer || !this.db.open) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, this.flushMs);
-    this.timer.unref();
+    if (this.db.open) this.flushTimer.schedule();
   }
 
   /** Writes every changed row in one transaction. */
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.flushTimer.cancel();
     if (!this.db.open || (this.dirtyPresence.size === 0 && this.dirtyEntries.size === 0 && this.dirtyZones.size === 0)) return;
     const upsertPresence = this.db.prepare('INSERT OR REPLACE INTO presence (holder, zone, dir, at, last_in_at) VALUES (?, ?, ?, ?, ?)');
     const deletePresence = this.db.prepare('DELETE FROM presence WHERE holder = ? AND zone = ?');

@@ -1,6 +1,7 @@
 import type { Logger } from '../../gateway/core/log.js';
 import { openDatabase, type Db, type Migration } from '../../gateway/store/db.js';
 import type { VenueMovement, ZoneCounter } from './protocol.js';
+import { FlushTimer } from '../../gateway/store/flush-timer.js';
 
 const MIGRATIONS: Migration[] = [
   {
@@ -33,7 +34,7 @@ export interface OwnState {
 export class OwnMovementStore {
   private readonly db: Db;
   private readonly pending: VenueMovement[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly flushTimer: FlushTimer;
   readonly movedAside: string | undefined;
 
   constructor(
@@ -41,10 +42,11 @@ export class OwnMovementStore {
     private readonly gatewayId: string,
     private readonly keep: number,
     private readonly log: Logger,
-    private readonly flushMs = 250,
+    flushMs = 250,
   ) {
     const opened = openDatabase(path, { migrations: MIGRATIONS, synchronous: 'NORMAL' });
     this.db = opened.db;
+    this.flushTimer = new FlushTimer(flushMs, () => this.flush());
     this.movedAside = opened.movedAside;
   }
 
@@ -81,19 +83,11 @@ export class OwnMovementStore {
   }
 
   private scheduleFlush(): void {
-    if (this.timer || !this.db.open) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, this.flushMs);
-    this.timer.unref();
+    if (this.db.open) this.flushTimer.schedule();
   }
 
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.flushTimer.cancel();
     if (!this.db.open || this.pending.length === 0) return;
     const batch = this.pending.splice(0);
     try {
