@@ -52,6 +52,7 @@ export function renderStatusPage(options: { pollMs?: number } = {}): string {
       <dt>Dead letters</dt><dd id="sync-dead">—</dd>
       <dt>Last sync error</dt><dd id="sync-error">—</dd>
       <dt>Entitlements</dt><dd id="entitlements">—</dd>
+      <dt>Venue link</dt><dd id="venue-link" data-testid="venue-link">—</dd>
     </dl>
   </section>
   <section class="card wide">
@@ -228,6 +229,8 @@ function script(pollMs: number): string {
     }
     var e = s.entitlements;
     setText('entitlements', !e ? '—' : !e.loaded ? 'no snapshot yet (lanes use their fail mode)' : e.holders + ' holders, updated ' + ago(e.appliedAt, now));
+    var v = s.venueLink;
+    setText('venue-link', !v ? 'single gateway' : !v.connected ? 'down: anti-passback unverified' : !v.verified ? 'catching up with peers' : 'verified with ' + Object.keys(v.peers || {}).length + ' peers' + (v.conflictsReported ? ', ' + v.conflictsReported + ' conflicts reported' : ''));
   }
 
   function render(s) {

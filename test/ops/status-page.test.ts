@@ -52,6 +52,7 @@ function fakeStatus(now: number) {
     outbox: { depth: 1234 },
     sync: { lastSuccessAt: now - 7000, deadLetters: 0, connected: true },
     entitlements: { loaded: true, holders: 4200, appliedAt: now - 600_000 },
+    venueLink: { connected: true, verified: true, seq: 42, peers: { 'south-gw': { seq: 40 }, 'east-gw': { seq: 17 } }, conflictsReported: 1 },
     alarms: [] as Array<{ kind: string; source: string; message: string; at: number; active: boolean }>,
   };
 }
@@ -103,6 +104,7 @@ describe.skipIf(!hasChromium)('status page in a real browser (fake status JSON b
     expect(laneA).toContain('expired');
     expect(await page.textContent('[data-testid="outbox-depth"]')).toBe('1234');
     expect(await page.textContent('[data-testid="sync-last"]')).toMatch(/s ago/);
+    expect(await page.textContent('[data-testid="venue-link"]')).toBe('verified with 2 peers, 1 conflicts reported');
     expect(await page.locator('[data-testid="chart"] svg rect.g').count()).toBe(5);
     expect(await page.textContent('[data-testid="alarms"]')).toContain('No active alarms');
     await page.close();
