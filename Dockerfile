@@ -45,5 +45,6 @@ VOLUME ["/var/lib/gatehouse"]
 # MQTT for venue devices, admin (health/metrics/status).
 EXPOSE 1883 8883 9464
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/gatehouse/bin/gatehouse.js"]
+# Node flags: gateway/ops/node-flags.ts (a smaller V8 heap for a Pi; test/ops/deploy.test.ts keeps them in step).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "--optimize-for-size", "/opt/gatehouse/bin/gatehouse.js"]
 CMD ["run", "--config", "/etc/gatehouse/gatehouse.yaml"]

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { GATEWAY_NODE_FLAGS, gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
 
 const deployFile = (name: string) => fileURLToPath(new URL(`../../deploy/${name}`, import.meta.url));
 
@@ -34,6 +35,10 @@ describe('deploy/gatehouse.service', () => {
     expect(service.get('Restart')).toBe('on-failure');
     expect(service.get('RestartPreventExitStatus')).toBe('2');
     expect(service.get('ExecStart')).toContain('gatehouse.js run --config /etc/gatehouse/gatehouse.yaml');
+  });
+
+  it('starts Node with the production flags the simulator measures (gateway/ops/node-flags.ts)', () => {
+    expect(service.get('ExecStart')).toBe(`/usr/bin/node ${GATEWAY_NODE_FLAGS.join(' ')} /opt/gatehouse/bin/gatehouse.js run --config /etc/gatehouse/gatehouse.yaml`);
   });
 
   it('runs unprivileged with a writable data directory only and no capabilities', () => {
@@ -89,5 +94,27 @@ describe('deploy/99-gatehouse.rules', () => {
     expect(rules.filter((r) => r.includes('KERNEL=="hidraw*"')).every((r) => r.includes('GROUP="gatehouse"'))).toBe(true);
     expect(rules.some((r) => r.includes('ATTRS{idVendor}=="0403"'))).toBe(true);
     expect(rules.every((r) => !/MODE="0?66[6-7]"|MODE="0?777"/.test(r))).toBe(true);
+  });
+});
+
+describe('Node flags', () => {
+  it('the Docker image starts Node with the same flags as the systemd unit', () => {
+    const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8');
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(entrypoint).toBeDefined();
+    expect(JSON.parse(entrypoint!)).toEqual(['/usr/bin/tini', '--', 'node', ...GATEWAY_NODE_FLAGS, '/opt/gatehouse/bin/gatehouse.js']);
+  });
+
+  it('are the defaults for a gateway child, and an experiment can override them (empty = none)', () => {
+    expect(gatewayNodeFlags({})).toEqual([...GATEWAY_NODE_FLAGS]);
+    expect(gatewayNodeFlags({ GATEHOUSE_GATEWAY_NODE_FLAGS: '' })).toEqual([]);
+    expect(gatewayNodeFlags({ GATEHOUSE_GATEWAY_NODE_FLAGS: ' --max-semi-space-size=8  --jitless ' })).toEqual(['--max-semi-space-size=8', '--jitless']);
+  });
+
+  it('are accepted by this Node', async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [...GATEWAY_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    expect(out).toBe('ok');
   });
 });
