@@ -5,10 +5,14 @@ import type { ReaderSession } from './session.js';
 
 /**
  * One RS-485 line, half duplex: exactly one command is outstanding at a time.
- * Readers take the line in round-robin order, so every reader gets a slot per
- * cycle; a silent reader costs the others at most its own reply timeout per
- * slot, and once offline it is only probed at its backoff interval. Queued
- * decision feedback takes the next free slot, ahead of other readers' polls.
+ * What a real ACU does with it:
+ * - queued decision feedback takes the next free slot, ahead of other readers'
+ *   polls (the person at the turnstile is waiting for it);
+ * - an idle reader is polled once per poll interval (`ReaderSession.dueAt`),
+ *   and while no reader is due the line sleeps until the earliest one is;
+ * - readers that are due take the line in round-robin order, so a silent
+ *   reader costs the others at most its own reply timeout per slot, and once
+ *   offline it is only probed at its backoff interval.
  */
 
 export interface BusError {
@@ -30,13 +34,12 @@ export interface OsdpBusOptions {
   /** Called when a write fails: the driver reopens the transport. */
   onWriteError?: (err: Error) => void;
   maxFrame?: number;
-  /** Pause between exchanges when every reader is idle; 0 polls back to back. */
-  idleGapMs?: number;
 }
 
 export class OsdpBus {
   private rx: Buffer = Buffer.alloc(0);
   private current: ReaderSession | undefined;
+  /** Round-robin position: where the search for the next reader (urgent or due) starts. */
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -90,20 +93,29 @@ export class OsdpBus {
       this.endExchange(false);
     }
     const sessions = this.options.sessions;
+    const n = sessions.length;
+    const start = this.next;
     // Decision feedback jumps the queue: the person at the turnstile is waiting for it. It is
     // bounded (a few commands per card read, one read per poll of that reader), and only a first
     // transmission jumps: retransmissions to a reader that went quiet wait for its round-robin turn.
-    const urgent = sessions.find((s) => s.hasFreshCommand(now));
-    if (urgent && this.send(urgent, now)) return;
-    const start = this.next;
-    for (let k = 0; k < sessions.length; k++) {
-      const s = sessions[(start + k) % sessions.length]!;
-      if (!s.ready(now)) continue;
-      this.next = (start + k + 1) % sessions.length;
-      if (this.send(s, now)) return;
+    for (let k = 0; k < n; k++) {
+      const s = sessions[(start + k) % n]!;
+      if (s.hasFreshCommand(now) && this.send(s, now)) return;
     }
-    // Nobody may take the line yet (all backing off): wake at the earliest probe time.
-    const wake = Math.min(...sessions.map((s) => s.readyAt()));
+    let wake = Infinity;
+    for (let k = 0; k < n; k++) {
+      const s = sessions[(start + k) % n]!;
+      const due = s.dueAt();
+      if (due > now) {
+        wake = Math.min(wake, due);
+        continue;
+      }
+      this.next = (start + k + 1) % n;
+      if (this.send(s, now)) return;
+      // Nothing to send after all (a handshake step failed before sending): it has a new due time.
+      wake = Math.min(wake, s.dueAt());
+    }
+    // Nobody is due: sleep until the earliest poll or probe, or until kick() brings feedback.
     this.schedule(Number.isFinite(wake) ? Math.max(1, wake - now) : 50);
   }
 
@@ -150,7 +162,7 @@ export class OsdpBus {
       this.current.handleFrame(frame, now);
       if (!this.current.awaiting()) {
         this.endExchange(true);
-        this.schedule(this.options.idleGapMs ?? 0);
+        this.schedule(0);
       }
     }
     if (this.current && this.rx.length > 0) {

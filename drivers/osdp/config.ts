@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { idSchema } from '../../config/common.js';
 
+/**
+ * Gap between two POLLs to the same idle reader. libosdp polls every 50 ms
+ * (OSDP_PD_POLL_TIMEOUT_MS; Zephyr's CONFIG_OSDP_PD_POLL_RATE defaults to 20/s)
+ * and the OSDP spec sets no rate. We poll a little faster because the wait for
+ * the next POLL is up to one interval of the card -> feedback time, whose p99
+ * target is 60 ms with 4 readers at 115200 (issue #4): `gatehouse bench osdp`
+ * gave p99 52-70 ms at 50 ms and 33-55 ms at 30 ms on the shared 2-core VM
+ * (docs/osdp.md "Timing"). An idle reader then costs 33 exchanges a second
+ * instead of as many as the line carries.
+ */
+export const DEFAULT_POLL_INTERVAL_MS = 30;
+
 /** Secure Channel settings of one reader (docs/osdp.md "Secure Channel"). */
 export const osdpSecureChannelSchema = z.strictObject({
   keyFile: z
@@ -41,6 +53,13 @@ export const osdpDeviceSchema = z
     readers: z.array(osdpReaderSchema).min(1).max(127),
     replyTimeoutMs: z.number().int().min(20).max(2000).default(200).describe('Reply timeout; the wire time of the command is added.'),
     offlineAfterMs: z.number().int().min(1000).max(60_000).default(8000),
+    pollIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(DEFAULT_POLL_INTERVAL_MS)
+      .describe('Gap between two POLLs to the same idle reader: a card is picked up within it. Decision feedback is sent at once regardless. 0 polls back to back (more CPU, no faster feedback).'),
     /** Accept card formats no decoder knows as `raw:<bits>:<hex>` credentials. */
     allowRaw: z.boolean().default(false),
     feedback: osdpFeedbackSchema.default({ ledMs: 2000, grantedColor: 'green', deniedColor: 'red', deniedFlash: true, buzzer: true, text: false, output: 0 }),

@@ -241,7 +241,14 @@ class OsdpDriver implements Driver {
       };
     }
     const session = new ReaderSession(
-      { address: r.address, baudRate: this.cfg.baudRate, replyTimeoutMs: this.cfg.replyTimeoutMs, offlineAfterMs: this.cfg.offlineAfterMs, ...(secure ? { secure } : {}) },
+      {
+        address: r.address,
+        baudRate: this.cfg.baudRate,
+        replyTimeoutMs: this.cfg.replyTimeoutMs,
+        offlineAfterMs: this.cfg.offlineAfterMs,
+        pollIntervalMs: this.cfg.pollIntervalMs,
+        ...(secure ? { secure } : {}),
+      },
       now,
     );
     session.on((e) => this.sessionEvent(r.address, e));

@@ -75,13 +75,21 @@ export interface DecodeResult {
   errors: FrameError[];
 }
 
+/** CRC-16 with poly 0x1021 one byte at a time: entry i is the CRC register's update for top byte i. */
+const CRC_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    t[i] = crc;
+  }
+  return t;
+})();
+
 /** CRC-16/AUG-CCITT: poly 0x1021, init 0x1D0F, no reflection (OSDP 2.2 Annex A). Check("123456789") = 0xE5CC. */
 export function crc16(buf: Uint8Array, start = 0, end = buf.length): number {
   let crc = 0x1d0f;
-  for (let i = start; i < end; i++) {
-    crc ^= buf[i]! << 8;
-    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xff00) ^ CRC_TABLE[((crc >> 8) ^ buf[i]!) & 0xff]!;
   return crc;
 }
 

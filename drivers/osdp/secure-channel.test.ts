@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc16, decodeFrames } from './frame.js';
@@ -80,6 +81,54 @@ describe('data blocks and MACs', () => {
     expect(computeMac(keys, Buffer.alloc(16), msg).equals(mac)).toBe(false);
     // Block-aligned input takes the no-padding path and still chains through S-MAC1.
     expect(computeMac(keys, iv, Buffer.alloc(32, 1)).length).toBe(16);
+  });
+});
+
+describe('block-by-block CBC on reusable ciphers matches plain AES-CBC (wire bytes unchanged)', () => {
+  const keys = deriveSessionKeys(SCBK_D, RND_A);
+  /** The textbook construction, one Cipher object per call, as Annex D.5/D.6 describe it. */
+  const cbc = (key: Buffer, iv: Buffer, data: Buffer) => {
+    const c = createCipheriv('aes-128-cbc', key, iv);
+    c.setAutoPadding(false);
+    return Buffer.concat([c.update(data), c.final()]);
+  };
+  const pad = (b: Buffer) => (b.length > 0 && b.length % 16 === 0 ? b : Buffer.concat([b, Buffer.from([0x80]), Buffer.alloc(15 - (b.length % 16))]));
+  const referenceMac = (iv: Buffer, covered: Buffer) => {
+    const p = pad(covered);
+    const chain = p.length > 16 ? cbc(keys.sMac1, iv, p.subarray(0, p.length - 16)).subarray(-16) : iv;
+    return cbc(keys.sMac2, chain, p.subarray(p.length - 16));
+  };
+  const referenceEncrypt = (otherMac: Buffer, data: Buffer) => cbc(keys.sEnc, Buffer.from(otherMac.map((x) => ~x & 0xff)), Buffer.concat([data, Buffer.from([0x80]), Buffer.alloc(15 - (data.length % 16))]));
+  const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max }).map((a) => Buffer.from(a));
+
+  it('computes the same MAC and ciphertext for any length and chain value', () => {
+    fc.assert(
+      fc.property(bytes(80), fc.uint8Array({ minLength: 16, maxLength: 16 }), (data, ivArr) => {
+        const iv = Buffer.from(ivArr);
+        expect(computeMac(keys, iv, data).toString('hex')).toBe(referenceMac(iv, data).toString('hex'));
+        expect(encryptData(keys, iv, data).toString('hex')).toBe(referenceEncrypt(iv, data).toString('hex'));
+      }),
+    );
+  });
+
+  it('seals the same frames as before the change (POLL, RAW, LED, ACK with the Annex E keys)', () => {
+    const cp = new SecureChannel('cp', keys, hex(RMAC_I));
+    const pd = new SecureChannel('pd', keys, hex(RMAC_I));
+    const one = (b: Buffer) => decodeFrames(b).frames[0]!;
+    const poll = cp.seal({ address: 1, sequence: 1, code: 0x60 });
+    expect(pd.open(one(poll)).ok).toBe(true);
+    const raw = pd.seal({ address: 1, sequence: 1, code: 0x50, data: hex('00 01 1a 00 ff ff ff c0') });
+    expect(cp.open(one(raw))).toEqual({ ok: true, data: hex('00 01 1a 00 ff ff ff c0') });
+    const led = cp.seal({ address: 1, sequence: 2, code: 0x69, data: Buffer.alloc(14, 0x11) });
+    expect(pd.open(one(led))).toEqual({ ok: true, data: Buffer.alloc(14, 0x11) });
+    const ack = pd.seal({ address: 1, sequence: 2, code: 0x40 });
+    // Captured from the implementation that made one Cipher object per operation.
+    expect([poll, raw, led, ack].map((b) => b.toString('hex'))).toEqual([
+      '53010e000d0215600767c2c34907',
+      '53811e000d02185042eee7af4096130df00835ce4d78ceb0e83dd6caa288',
+      '53011e000e02176906ceb2f5f8ea624faec4f141341974ac63526fdee67f',
+      '53810e000e0216406b5224187578',
+    ]);
   });
 });
 

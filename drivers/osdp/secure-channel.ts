@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
 import { encodeFrame, macCoveredBytes, type OsdpFrame } from './frame.js';
 
 /**
@@ -40,11 +40,61 @@ export function aesEcb(key: Buffer, block: Buffer): Buffer {
   return Buffer.concat([c.update(block), c.final()]);
 }
 
-function aesCbc(key: Buffer, iv: Buffer, data: Buffer, decrypt: boolean): Buffer {
-  const c = decrypt ? createDecipheriv('aes-128-cbc', key, iv) : createCipheriv('aes-128-cbc', key, iv);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(data), c.final()]);
+/**
+ * AES-128 on 16-byte blocks with one ECB cipher object per key, kept for the
+ * life of the session keys. Every secured message needs two to four AES blocks
+ * (MAC, data), and making a Cipher object per message cost about four times
+ * the AES itself (docs/osdp.md "Cost per exchange"). ECB without padding keeps
+ * no state between blocks, so `update` is never followed by `final` and the
+ * object can be reused for as long as the keys live.
+ */
+class BlockCipher {
+  private readonly enc: Cipher;
+  private dec: Decipher | undefined;
+
+  constructor(private readonly key: Buffer) {
+    this.enc = createCipheriv('aes-128-ecb', key, null);
+    this.enc.setAutoPadding(false);
+  }
+
+  encrypt(block: Buffer): Buffer {
+    return this.enc.update(block);
+  }
+
+  /** Decrypts whole blocks (any multiple of 16 bytes) in one call. */
+  decrypt(blocks: Buffer): Buffer {
+    if (!this.dec) {
+      this.dec = createDecipheriv('aes-128-ecb', this.key, null);
+      this.dec.setAutoPadding(false);
+    }
+    return this.dec.update(blocks);
+  }
 }
+
+interface SessionCiphers {
+  enc: BlockCipher;
+  mac1: BlockCipher;
+  mac2: BlockCipher;
+}
+
+/** Ciphers follow their session keys object: built on first use, dropped with the keys. */
+const ciphersByKeys = new WeakMap<SessionKeys, SessionCiphers>();
+
+function ciphersFor(keys: SessionKeys): SessionCiphers {
+  let c = ciphersByKeys.get(keys);
+  if (!c) {
+    c = { enc: new BlockCipher(keys.sEnc), mac1: new BlockCipher(keys.sMac1), mac2: new BlockCipher(keys.sMac2) };
+    ciphersByKeys.set(keys, c);
+  }
+  return c;
+}
+
+/**
+ * Byte `p` of `data` padded the OSDP way: 0x80 right after the data, then zeros
+ * up to the block boundary (Annex D.5, D.6). Padding is applied on the fly so no
+ * padded copy of the message is made.
+ */
+const paddedByte = (data: Buffer, p: number): number => (p < data.length ? data[p]! : p === data.length ? 0x80 : 0);
 
 /** S-ENC / S-MAC1 / S-MAC2 = AES(SCBK, 0x01 || {0x82,0x01,0x02} || RND.A[0..5] || 0-pad) (Annex D.4). */
 export function deriveSessionKeys(scbk: Buffer, rndA: Buffer): SessionKeys {
@@ -77,37 +127,43 @@ export function initialRmac(keys: SessionKeys, serverCrypto: Buffer): Buffer {
  * The 16-byte MAC over `covered` (SOM .. last data byte): pad with 0x80 then
  * zeros when not block-aligned, AES-CBC with S-MAC1 over all blocks but the
  * last, S-MAC2 over the last; IV = the other side's last MAC (Annex D.5).
+ * CBC is done block by block here, on the reusable ECB ciphers.
  */
 export function computeMac(keys: SessionKeys, iv: Buffer, covered: Buffer): Buffer {
-  let buf = covered;
-  if (buf.length % 16 !== 0 || buf.length === 0) {
-    const padded = Buffer.alloc(Math.ceil((buf.length + 1) / 16) * 16);
-    buf.copy(padded);
-    padded[buf.length] = 0x80;
-    buf = padded;
-  }
+  const { mac1, mac2 } = ciphersFor(keys);
+  const aligned = covered.length > 0 && covered.length % 16 === 0;
+  const blocks = aligned ? covered.length / 16 : Math.floor(covered.length / 16) + 1;
+  const block = Buffer.allocUnsafe(16);
   let chain = iv;
-  if (buf.length > 16) {
-    const head = aesCbc(keys.sMac1, iv, buf.subarray(0, buf.length - 16), false);
-    chain = head.subarray(head.length - 16);
+  for (let b = 0; b < blocks; b++) {
+    const off = b * 16;
+    for (let i = 0; i < 16; i++) block[i] = paddedByte(covered, off + i) ^ chain[i]!;
+    chain = (b === blocks - 1 ? mac2 : mac1).encrypt(block);
   }
-  return aesCbc(keys.sMac2, chain, buf.subarray(buf.length - 16), false);
+  return chain;
 }
 
-const invert = (b: Buffer) => Buffer.from(b.map((x) => ~x & 0xff));
-
-/** Encrypts a data block: append 0x80, zero-pad to 16, AES-CBC with S-ENC and IV = ~(last MAC of the other side). */
+/** Encrypts a data block: append 0x80, zero-pad to 16, AES-CBC with S-ENC and IV = ~(last MAC of the other side) (Annex D.6). */
 export function encryptData(keys: SessionKeys, otherMac: Buffer, data: Buffer): Buffer {
-  const padded = Buffer.alloc(Math.ceil((data.length + 1) / 16) * 16);
-  data.copy(padded);
-  padded[data.length] = 0x80;
-  return aesCbc(keys.sEnc, invert(otherMac), padded, false);
+  const { enc } = ciphersFor(keys);
+  const blocks = Math.floor(data.length / 16) + 1;
+  const out = Buffer.allocUnsafe(blocks * 16);
+  const block = Buffer.allocUnsafe(16);
+  for (let b = 0; b < blocks; b++) {
+    const off = b * 16;
+    // The first block chains on the inverted MAC, the others on the previous ciphertext block.
+    for (let i = 0; i < 16; i++) block[i] = paddedByte(data, off + i) ^ (b === 0 ? ~otherMac[i]! & 0xff : out[off - 16 + i]!);
+    enc.encrypt(block).copy(out, off);
+  }
+  return out;
 }
 
 /** Decrypts a data block; undefined when the length or the 0x80 end marker is wrong (wrong key or tampering). */
 export function decryptData(keys: SessionKeys, otherMac: Buffer, data: Buffer): Buffer | undefined {
   if (data.length === 0 || data.length % 16 !== 0) return undefined;
-  const plain = aesCbc(keys.sEnc, invert(otherMac), data, true);
+  // CBC decryption needs no chaining before the block cipher: all blocks go through ECB at once.
+  const plain = ciphersFor(keys).enc.decrypt(data);
+  for (let i = 0; i < plain.length; i++) plain[i]! ^= i < 16 ? ~otherMac[i]! & 0xff : data[i - 16]!;
   let end = plain.length - 1;
   while (end > 0 && plain[end] === 0) end--;
   if (plain[end] !== 0x80 || plain.length - end > 16) return undefined;

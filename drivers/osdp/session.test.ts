@@ -210,6 +210,31 @@ describe('ReaderSession: plain text', () => {
     expect([a.code, b.code, h.send().code]).toEqual([CMD.LED, CMD.BUZ, CMD.POLL]);
   });
 
+  it('is due for a POLL one poll interval after the last one, and at once for anything else', () => {
+    const h = make({ pollIntervalMs: 50 });
+    // Handshake steps (ID, CAP) do not wait for the interval.
+    expect(h.s.dueAt()).toBeLessThanOrEqual(h.now());
+    h.reply(h.send(), REPLY.PDID, PDID);
+    expect(h.s.dueAt()).toBeLessThanOrEqual(h.now());
+    h.reply(h.send(), REPLY.PDCAP, PDCAP);
+    const poll = h.send();
+    expect(h.s.dueAt()).toBe(Infinity);
+    h.advance(3);
+    h.reply(poll, REPLY.ACK);
+    expect(h.s.dueAt()).toBe(h.now() - 3 + 50);
+    // A queued command is due now, however recent the last poll.
+    h.s.enqueue({ code: CMD.LED, data: Buffer.alloc(14) });
+    expect(h.s.dueAt()).toBeLessThanOrEqual(h.now());
+    h.reply(h.send(), REPLY.ACK);
+    expect(h.s.dueAt()).toBe(h.now() - 3 + 50);
+    // So is a retransmission after a timeout.
+    h.advance(50);
+    const again = h.send();
+    expect(again.code).toBe(CMD.POLL);
+    h.advance(250);
+    expect(h.s.dueAt()).toBeLessThanOrEqual(h.now());
+  });
+
   it('never throws on arbitrary frames, whatever its phase', () => {
     fc.assert(
       fc.property(

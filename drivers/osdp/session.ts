@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../gateway/errors.js';
 import { wireTimeMs } from '../serial/transport.js';
 import { encodeFrame, type OsdpFrame } from './frame.js';
 import { CMD, commandName, encodeKeyset } from './commands.js';
+import { DEFAULT_POLL_INTERVAL_MS } from './config.js';
 import { REPLY, decodeReply, isReplyError, replyName, type Reply } from './replies.js';
 import {
   KEY_SCBK,
@@ -59,6 +60,8 @@ export interface SessionOptions {
   backoffMaxMs?: number;
   /** Most feedback commands kept for the next poll slots; older ones are dropped first. */
   maxQueue?: number;
+  /** Gap between two POLLs to this reader while it has nothing else to send (see `dueAt`). */
+  pollIntervalMs?: number;
   secure?: SecureOptions;
   /** Random bytes (RND.A, new keys); injectable for tests. */
   random?: (n: number) => Buffer;
@@ -137,6 +140,7 @@ export class ReaderSession {
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly maxQueue: number;
+  private readonly pollIntervalMs: number;
   private readonly random: (n: number) => Buffer;
   private readonly listeners: Array<(e: SessionEvent) => void> = [];
 
@@ -147,6 +151,8 @@ export class ReaderSession {
   private resend = false;
   private lastHeardAt: number;
   private nextAttemptAt = 0;
+  /** When the last POLL (first transmission) went out; the next one is due a poll interval later. */
+  private lastPollAt = -Infinity;
   private backoffMs: number;
   private queue: QueuedCommand[] = [];
   private secureOpts: SecureOptions | undefined;
@@ -164,6 +170,7 @@ export class ReaderSession {
     this.backoffMaxMs = options.backoffMaxMs ?? 8000;
     this.backoffMs = this.backoffInitialMs;
     this.maxQueue = options.maxQueue ?? 16;
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.random = options.random ?? randomBytes;
     this.secureOpts = options.secure;
     this.lastHeardAt = now;
@@ -202,9 +209,16 @@ export class ReaderSession {
     return !this.awaiting() && now >= this.nextAttemptAt;
   }
 
-  /** Earliest monotonic time the reader may take the line (Infinity while a reply is awaited). */
-  readyAt(): number {
-    return this.awaiting() ? Infinity : this.nextAttemptAt;
+  /**
+   * Earliest monotonic time the reader wants the line (Infinity while a reply is awaited).
+   * Anything but a routine POLL — a handshake step, a queued command, a retransmission, a probe —
+   * is due as soon as the reader may take the line; a POLL only a poll interval after the previous
+   * one, as libosdp does (OSDP_PD_POLL_TIMEOUT_MS), so an idle line is not polled flat out.
+   */
+  dueAt(): number {
+    if (this.awaiting()) return Infinity;
+    const onlyPoll = this.phase === 'ready' && this.pending === undefined && this.queue.length === 0;
+    return onlyPoll ? Math.max(this.nextAttemptAt, this.lastPollAt + this.pollIntervalMs) : this.nextAttemptAt;
   }
 
   /** Queues a command for the reader's next poll slots, ahead of POLL. Dropped when the reader is not online. */
@@ -244,6 +258,7 @@ export class ReaderSession {
     if (this.phase === 'ready') {
       const queued = this.queue.shift();
       out = queued ? { code: queued.code, data: queued.data, queued } : { code: CMD.POLL };
+      if (!queued) this.lastPollAt = now;
     } else {
       try {
         out = PHASES[this.phase].send(this);
