@@ -11,6 +11,7 @@ describe('venue config section', () => {
       maxClockSkewMs: 2000,
       snapshotIntervalMs: 2000,
       recentMovements: 10000,
+      positionRetentionHours: 24,
       keepaliveS: 10,
       mqttVersion: 5,
       reconnectMs: 1000,
@@ -24,6 +25,7 @@ describe('venue config section', () => {
     ['a prefix with a leading slash', { topicPrefix: '/venue' }],
     ['an inline password', { password: 'hunter2' }],
     ['an unknown key', { brokerUrl: 'mqtt://x' }],
+    ['no position retention', { positionRetentionHours: 0 }],
   ])('rejects %s', (_what, over) => {
     expect(venueSchema.safeParse({ id: 'stadium', url: 'mqtt://broker', peers: ['south'], ...over }).success).toBe(false);
   });

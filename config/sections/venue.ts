@@ -31,6 +31,12 @@ export const venueSchema = z.strictObject({
   snapshotIntervalMs: z.number().int().min(100).max(600_000).default(2_000),
   /** Movements of this gateway kept in its snapshot, so a peer that restarts or was cut off learns recent anti-passback positions. */
   recentMovements: z.number().int().min(10).max(100_000).default(10_000),
+  /**
+   * Anti-passback positions older than this are forgotten (the holder may pass
+   * again as if never seen by the venue), so memory stays bounded. Occupancy
+   * counters are not affected. Set the same on every gateway of the venue.
+   */
+  positionRetentionHours: z.number().positive().max(8_760).default(24),
   /** MQTT keepalive: a dead broker is noticed within about 1.5 times this. */
   keepaliveS: z.number().int().min(1).max(600).default(10),
   /** MQTT protocol version: 5 (default; lets the broker skip echoing our own moves) or 4 (3.1.1) for older brokers. */

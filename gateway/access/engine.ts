@@ -41,6 +41,8 @@ export interface SharedAccessState {
   occupancy(zoneId: string): number;
   /** The holder's latest movement in the zone at any gateway, by event time. */
   presence(holderRef: string, zoneId: string): { dir: Direction; at: number; lastInAt?: number } | undefined;
+  /** Event time before which the venue forgets positions (venue.positionRetentionHours); absent = never. */
+  positionsSince?(): number;
   /** A grant made here (or its take-back), to share. */
   record(movement: { holderRef?: string; zoneId: string; direction: Direction; at: number }): unknown;
 }
@@ -200,11 +202,23 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
   /** True when the lane's zone is shared with other gateways (anti-passback or a cap) and the venue link cannot vouch for it now. */
   const unverified = (lane: Lane): boolean => shared !== undefined && (lane.zone.apb !== 'none' || lane.zone.capacity !== undefined) && !shared.verified();
 
+  /**
+   * The venue's position, else this gateway's own (grants the venue no longer
+   * carries, e.g. after a restart), unless it is older than the venue keeps
+   * positions: every gateway then answers alike for a forgotten holder.
+   */
+  const sharedPresence = (venue: SharedAccessState, holderRef: string, zoneId: string) => {
+    const p = venue.presence(holderRef, zoneId);
+    if (p) return p;
+    const own = state.presence(holderRef, zoneId);
+    return own && (venue.positionsSince === undefined || own.at >= venue.positionsSince()) ? own : undefined;
+  };
+
   /** The anti-passback verdict for this holder on this lane: undefined = no violation. */
   const passback = (lane: Lane, holderRef: string, at: number): 'deny' | 'flag' | undefined => {
     const zone = lane.zone;
     if (zone.apb === 'none') return undefined;
-    const p = shared?.presence(holderRef, zone.id) ?? state.presence(holderRef, zone.id);
+    const p = shared ? sharedPresence(shared, holderRef, zone.id) : state.presence(holderRef, zone.id);
     let violated = false;
     if (zone.apb === 'timed') {
       // A clock that jumped backwards makes the difference negative: not a re-entry we can judge, so no violation.

@@ -12,6 +12,7 @@ interface FakeShared extends SharedAccessState {
   inside: Map<string, number>;
   positions: Map<string, { dir: Direction; at: number; lastInAt?: number }>;
   recorded: Array<{ holderRef?: string; zoneId: string; direction: Direction; at: number }>;
+  since: number;
 }
 
 function fakeShared(): FakeShared {
@@ -20,7 +21,9 @@ function fakeShared(): FakeShared {
     inside: new Map(),
     positions: new Map(),
     recorded: [],
+    since: Number.NEGATIVE_INFINITY,
     verified: () => s.up,
+    positionsSince: () => s.since,
     occupancy: (z) => s.inside.get(z) ?? 0,
     presence: (h, z) => s.positions.get(`${h}/${z}`),
     record(m) {
@@ -99,6 +102,18 @@ describe('access engine with venue-shared state', () => {
     engine.recordPassage('in', 'h1', false);
     expect(shared.recorded.map((m) => m.direction)).toEqual(['in', 'out']);
     expect(shared.occupancy('bowl')).toBe(0);
+    expect(engine.decide('in', card('1'))).toMatchObject({ result: 'granted' });
+  });
+
+  it('falls back to its own positions the venue no longer carries, unless older than the venue keeps positions', async () => {
+    const { engine, clock } = await start();
+    expect(engine.decide('in', card('1'))).toMatchObject({ result: 'granted' });
+    // The venue lost the position (a restart beyond its recent movements): this gateway still knows h1 is inside.
+    shared.positions.clear();
+    clock.advance(60_000);
+    expect(engine.decide('in', card('1'))).toMatchObject({ result: 'denied', reason: 'anti_passback' });
+    // Past the venue's retention, h1 is forgotten here as at every other gateway.
+    shared.since = clock.now() - 30_000;
     expect(engine.decide('in', card('1'))).toMatchObject({ result: 'granted' });
   });
 });

@@ -23,10 +23,15 @@ import { createVenueLink, venueConflictWindows, type VenueLink } from '../../syn
  *
  * Each gateway process also holds a twin that decides alone (no venue link)
  * and is given the same decisions at the same moments, so the comparison sees
- * the same machine load.
+ * the same machine load. Which of the pair decides first alternates (the
+ * second runs on warmer caches). The first `warmupS` seconds of the connected
+ * phase are decided by both and measured by neither (JIT, first exits). The
+ * p99 ratio comes with a 95% interval from a block bootstrap over the pairs
+ * (blocks of consecutive decisions, as load bursts hit neighbours alike).
  *
- * Options: rate (decisions/s over all gateways, 300), seconds (connected
- * phase, 10), partitionS (30), conflicts (made during the partition, 5),
+ * Options: rate (decisions/s over all gateways, 300), seconds (measured
+ * connected phase, 30: ~8,700 decisions, so the p99 rests on ~90 of them),
+ * warmupS (2), partitionS (30), conflicts (made during the partition, 5),
  * mosquitto (binary, /usr/sbin/mosquitto).
  */
 const num = (v: unknown, d: number): number => (v === undefined || v === '' || typeof v === 'boolean' || Number.isNaN(Number(v)) ? d : Number(v));
@@ -35,10 +40,50 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const IDS = ['gw-a', 'gw-b', 'gw-c'];
 const WORKER_ENV = 'GATEHOUSE_BENCH_VENUE_WORKER';
 
-function percentile(values: number[], p: number): number {
+function percentile(values: ArrayLike<number>, p: number): number {
   if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = Float64Array.from(values).sort();
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Deterministic PRNG (mulberry32) so a rerun on the same samples gives the same interval. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * 95% interval of p(a)/p(b) over paired samples (a[i] and b[i] decided in the
+ * same slot), by a moving-block bootstrap: blocks of `block` consecutive pairs
+ * are drawn with replacement, so bursts of machine load stay together.
+ */
+export function ratioInterval(a: number[], b: number[], p: number, rounds = 400, block = 100): [number, number] {
+  const n = Math.min(a.length, b.length);
+  if (n === 0) return [0, 0];
+  const size = Math.min(block, n);
+  const starts = n - size + 1;
+  const random = prng(0x9e3779b9);
+  const ra = new Float64Array(n);
+  const rb = new Float64Array(n);
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < n; k += size) {
+      const from = Math.floor(random() * starts);
+      for (let j = 0; j < size && k + j < n; j++) {
+        ra[k + j] = a[from + j]!;
+        rb[k + j] = b[from + j]!;
+      }
+    }
+    const pb = percentile(rb, p);
+    ratios.push(pb === 0 ? 0 : percentile(ra, p) / pb);
+  }
+  return [percentile(ratios, 2.5), percentile(ratios, 97.5)];
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, stepMs = 5): Promise<void> {
@@ -54,6 +99,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 /** Where and what global decision slot `i` is; the same function in every process. */
 interface Plan {
   rate: number;
+  /** Warm-up and measured connected slots together. */
   connectedSlots: number;
   partitionSlots: number;
   conflicts: number;
@@ -88,7 +134,7 @@ function slot(plan: Plan, phase: 'connected' | 'partition', i: number): Slot[] {
 
 type ToWorker =
   | { cmd: 'setup'; index: number; port: number; dir: string; plan: Plan }
-  | { cmd: 'phase'; phase: 'connected' | 'partition'; startAt: number; slots: number }
+  | { cmd: 'phase'; phase: 'connected' | 'partition'; startAt: number; slots: number; measureFrom: number }
   | { cmd: 'probe' }
   | { cmd: 'stop' };
 
@@ -168,18 +214,22 @@ async function worker(): Promise<void> {
             into.push((performance.now() - t0) * 1000);
             return d;
           };
+          const unmeasured: number[] = [];
           for (let i = 0; i < msg.slots; i++) {
             const mine = slot(plan!, msg.phase, i).filter((s) => s?.gateway === index);
             if (mine.length === 0) continue;
             const wait = msg.startAt + (i * 1000) / plan!.rate - Date.now();
             if (wait > 1) await sleep(wait);
+            // Warm-up: decided by both, measured by neither.
+            const measured = i >= msg.measureFrom;
             for (const s of mine) {
               // Alternate which of the pair goes first: the second one runs on warmer caches.
-              if (i % 4 < 2) timeOne(twin!, s!.lane, s!.holder, twinTimes);
-              const d = timeOne(engine!, s!.lane, s!.holder, times);
-              if (i % 4 >= 2) timeOne(twin!, s!.lane, s!.holder, twinTimes);
+              if (i % 4 < 2) timeOne(twin!, s!.lane, s!.holder, measured ? twinTimes : unmeasured);
+              const d = timeOne(engine!, s!.lane, s!.holder, measured ? times : unmeasured);
+              if (i % 4 >= 2) timeOne(twin!, s!.lane, s!.holder, measured ? twinTimes : unmeasured);
               if (d.result === 'denied') denied++;
             }
+            unmeasured.length = 0;
           }
           send({ ev: 'phase-done', times, twinTimes, denied });
           return;
@@ -272,7 +322,8 @@ class WorkerHandle {
 
 export async function run(options: Record<string, string | number | boolean>): Promise<Record<string, unknown>> {
   const rate = num(options.rate, 300);
-  const seconds = num(options.seconds, 10);
+  const seconds = num(options.seconds, 30);
+  const warmupS = num(options.warmupS, 2);
   const partitionS = num(options.partitionS, 30);
   const conflicts = num(options.conflicts, 5);
   const bin = typeof options.mosquitto === 'string' ? options.mosquitto : '/usr/sbin/mosquitto';
@@ -284,7 +335,7 @@ export async function run(options: Record<string, string | number | boolean>): P
   // Without TCP_NODELAY each small forward waits for Nagle's algorithm (docs/venue.md "Broker settings").
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n`);
   const broker = new Broker(bin, conf, port);
-  const plan: Plan = { rate, connectedSlots: Math.round(rate * seconds), partitionSlots: Math.round(rate * partitionS), conflicts, holders: Math.round(rate * (seconds + partitionS)) + conflicts + 10 };
+  const plan: Plan = { rate, connectedSlots: Math.round(rate * (warmupS + seconds)), partitionSlots: Math.round(rate * partitionS), conflicts, holders: Math.round(rate * (warmupS + seconds + partitionS)) + conflicts + 10 };
   const self = fileURLToPath(import.meta.url);
   const workers: WorkerHandle[] = [];
   await broker.start();
@@ -295,13 +346,13 @@ export async function run(options: Record<string, string | number | boolean>): P
     }
     await Promise.all(workers.map((w, index) => w.ask({ cmd: 'setup', index, port, dir: root, plan }, 'ready')));
     const probe = () => Promise.all(workers.map((w) => w.ask({ cmd: 'probe' }, 'probe')));
-    const phase = async (p: 'connected' | 'partition', slots: number) => {
+    const phase = async (p: 'connected' | 'partition', slots: number, measureFrom = 0) => {
       const startAt = Date.now() + 200;
-      return Promise.all(workers.map((w) => w.ask({ cmd: 'phase', phase: p, startAt, slots }, 'phase-done')));
+      return Promise.all(workers.map((w) => w.ask({ cmd: 'phase', phase: p, startAt, slots, measureFrom }, 'phase-done')));
     };
 
-    // 1. Connected.
-    const connected = await phase('connected', plan.connectedSlots);
+    // 1. Connected: warm-up, then measured.
+    const connected = await phase('connected', plan.connectedSlots, Math.round(rate * warmupS));
     await sleep(500);
     const propagation = (await probe()).flatMap((p) => p.propagation);
 
@@ -327,11 +378,15 @@ export async function run(options: Record<string, string | number | boolean>): P
     await sleep(1_000);
     last = await probe();
 
+    // Index-aligned pairs: each slot appends to both lists of its gateway.
     const times = connected.flatMap((c) => c.times);
     const twinTimes = connected.flatMap((c) => c.twinTimes);
+    const p50 = percentile(times, 50);
+    const p99 = percentile(times, 99);
+    const aloneP50 = percentile(twinTimes, 50);
+    const aloneP99 = percentile(twinTimes, 99);
     return {
       gateways: IDS.length,
-      // Measured in the connected phase: the first second has no exits yet, so it is a little under the target.
       decisions_per_s: round(times.length / seconds, 1),
       target_decisions_per_s: rate,
       decisions: times.length + partition.reduce((n, p) => n + p.times.length, 0),
@@ -342,10 +397,16 @@ export async function run(options: Record<string, string | number | boolean>): P
       converge_ms: Math.round(convergeMs),
       conflicts_created: conflicts,
       conflicts_reported: last.reduce((n, p) => n + p.conflictsReported, 0),
-      decision_p50_ms: round(percentile(times, 50) / 1000, 4),
-      decision_p99_ms: round(percentile(times, 99) / 1000, 4),
-      single_gateway_decision_p50_ms: round(percentile(twinTimes, 50) / 1000, 4),
-      single_gateway_decision_p99_ms: round(percentile(twinTimes, 99) / 1000, 4),
+      // Connected phase after the warm-up; the same decisions by the twins deciding alone.
+      warmup_s: warmupS,
+      decision_samples: times.length,
+      decision_p50_ms: round(p50 / 1000, 4),
+      decision_p99_ms: round(p99 / 1000, 4),
+      single_gateway_decision_p50_ms: round(aloneP50 / 1000, 4),
+      single_gateway_decision_p99_ms: round(aloneP99 / 1000, 4),
+      decision_p50_ratio: round(aloneP50 === 0 ? 0 : p50 / aloneP50),
+      decision_p99_ratio: round(aloneP99 === 0 ? 0 : p99 / aloneP99),
+      decision_p99_ratio_ci95: ratioInterval(times, twinTimes, 99).map((r) => round(r)),
       denied_while_connected: connected.reduce((n, c) => n + c.denied, 0),
       occupancy: last.map((p) => p.occupancy),
     };

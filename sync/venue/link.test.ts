@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { venueSchema, type VenueConfig } from '../../config/sections/venue.js';
 import { systemClock, type Clock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
@@ -67,7 +67,7 @@ describe('venue link (in-process broker)', () => {
     return venueSchema.parse({ id: 'stadium', url: `mqtt://127.0.0.1:${port}`, peers: ['a', 'b', 'c'], mqttVersion: 4, reconnectMs: 100, snapshotIntervalMs: 100, ...over });
   }
 
-  function node(gatewayId: string, cfg: VenueConfig, opts: { dataDir?: string; clock?: Clock; start?: boolean } = {}): Node {
+  function node(gatewayId: string, cfg: VenueConfig, opts: { dataDir?: string; clock?: Clock; start?: boolean; drainMs?: number } = {}): Node {
     const metrics = new Registry();
     const alarms: Alarm[] = [];
     const events: CloudEvent[] = [];
@@ -85,6 +85,7 @@ describe('venue link (in-process broker)', () => {
       makeEvent: eventFactory(gatewayId, clock.now),
       raiseAlarm: (a) => alarms.push(a),
       flushMs: 10,
+      ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
     });
     if (opts.start !== false) link.start();
     cleanups.push(() => link.stop());
@@ -230,6 +231,41 @@ describe('venue link (in-process broker)', () => {
     await new Promise((r) => setImmediate(r));
     expect(n.link.state.presence('h', 'bowl')).toMatchObject({ dir: 'out', at: t + 1 });
     expect(n.link.status().seq).toBe(3);
+  });
+
+  it('schedules nothing per decision: one drain timer merges the queued movements in a batch', async () => {
+    const n = node('a', config(1), { start: false, drainMs: 20 });
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    cleanups.push(() => {
+      intervals.mockRestore();
+      immediates.mockRestore();
+    });
+    const t = Date.now();
+    for (let i = 0; i < 50; i++) n.link.record({ holderRef: `h${i}`, zoneId: 'bowl', direction: 'in', at: t + i });
+    expect(intervals).toHaveBeenCalledTimes(1);
+    expect(immediates).not.toHaveBeenCalled();
+    // Not merged yet (the gauge reads the merged state without draining it), but already visible to decisions.
+    expect(await metric(n.metrics, 'gatehouse_venue_positions')).toBe(0);
+    expect(n.link.occupancy('bowl')).toBe(50);
+    await eventually(async () => (await metric(n.metrics, 'gatehouse_venue_positions')) === 50, 'the drain timer to merge the batch');
+    expect(n.link.occupancy('bowl')).toBe(50);
+  });
+
+  it('does not bring back positions older than venue.positionRetentionHours after a restart', async () => {
+    const dataDir = tmp();
+    const t = Date.now();
+    const cfg = config(1, { positionRetentionHours: 24 });
+    const before = node('a', cfg, { dataDir, start: false });
+    before.link.record({ holderRef: 'old', zoneId: 'bowl', direction: 'in', at: t - 30 * 3_600_000 });
+    before.link.record({ holderRef: 'new', zoneId: 'bowl', direction: 'in', at: t - 3_600_000 });
+    await before.link.stop();
+    const after = node('a', cfg, { dataDir, start: false });
+    expect(after.link.presence('old', 'bowl')).toBeUndefined();
+    expect(after.link.presence('new', 'bowl')).toMatchObject({ dir: 'in', gatewayId: 'a' });
+    // Occupancy counters are never expired.
+    expect(after.link.occupancy('bowl')).toBe(2);
+    expect(await metric(after.metrics, 'gatehouse_venue_positions')).toBe(1);
   });
 
   it('keeps deciding alone, with a link_down alarm, when a secret file is missing', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { readSecret, readSecretText, resolveFromConfig } from '../../config/secrets.js';
 import type { VenueConfig } from '../../config/sections/venue.js';
 import type { Clock } from '../../gateway/core/clock.js';
@@ -43,6 +43,8 @@ export interface VenueLinkOptions {
   conflictWindowMs?: (zoneId: string) => number | undefined;
   /** Write-behind interval of this gateway's own movements (ms). */
   flushMs?: number;
+  /** Longest a local movement waits before it is merged, written and published (ms); see DRAIN_MS. */
+  drainMs?: number;
   /** Called after a peer's live movement was applied (benchmarks measure propagation with it). */
   onApplied?: (movement: VenueMovement) => void;
 }
@@ -65,7 +67,9 @@ export interface VenueLink {
   /** True while connected and caught up; decisions made otherwise carry `apbUnverified`. */
   verified(): boolean;
   occupancy(zoneId: string): number;
-  presence(holderRef: string, zoneId: string): VenuePresence | undefined;
+  presence(holderRef: string, zoneId: string): Readonly<VenuePresence> | undefined;
+  /** Event time before which positions are forgotten (venue.positionRetentionHours). */
+  positionsSince(): number;
   status(): VenueLinkStatus;
   /** Resolves once verified (tests, benchmarks). */
   whenVerified(): Promise<void>;
@@ -73,6 +77,16 @@ export interface VenueLink {
 }
 
 const LOG_INTERVAL_MS = 60_000;
+/**
+ * Local movements are merged, written and published by a drain timer, at most
+ * this long after the decision (a few ms against the 100 ms propagation
+ * budget). A timer that is already running costs the decision nothing, where
+ * a setImmediate per decision cost ~7 µs of the decision itself on a cold
+ * cache (scripts/bench/venue.ts, docs/venue.md "Decision path").
+ */
+const DRAIN_MS = 5;
+/** The drain timer stops after this long without a local movement, so an idle gateway sleeps. */
+const DRAIN_IDLE_MS = 2_000;
 
 /**
  * The venue link (issue #11, docs/venue.md): an MQTT client to the venue's
@@ -85,7 +99,7 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
   const { config, gatewayId: self, clock, log } = opts;
   const topics = venueTopics(config.topicPrefix, config.id);
   const peers = new Set(config.peers.filter((p) => p !== self));
-  const state = new VenueState(opts.conflictWindowMs ? { conflictWindowMs: opts.conflictWindowMs } : {});
+  const state = new VenueState({ ...(opts.conflictWindowMs ? { conflictWindowMs: opts.conflictWindowMs } : {}), positionRetentionMs: config.positionRetentionHours * 3_600_000 });
   const store = new OwnMovementStore(join(opts.dataDir, VENUE_STATE_FILE), self, config.recentMovements, log, opts.flushMs);
   if (store.movedAside) log.error({ code: 'GH_STORE_CORRUPT', movedAside: store.movedAside }, 'venue state was corrupt and moved aside; numbering restarts from the broker\'s retained state');
 
@@ -97,6 +111,16 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
   const skewGauge = sharedGauge(registers, { name: 'gatehouse_venue_clock_skew_seconds', help: 'Last measured clock difference to each peer (its clock minus ours).', labelNames: ['peer'] as const });
   const skewReports = sharedCounter(registers, { name: 'gatehouse_venue_clock_skew_total', help: 'Messages from peers whose clock was beyond venue.maxClockSkewMs (GH_VENUE_CLOCK_SKEW).', labelNames: ['peer'] as const });
   const conflictsCounter = sharedCounter(registers, { name: 'gatehouse_venue_conflicts_total', help: 'Anti-passback conflicts between gateways: seen here, and reported here (by the gateway of the second entry).', labelNames: ['role'] as const });
+  // Re-registered (like the access occupancy gauge) so collect() reads this link's state.
+  registers.removeSingleMetric('gatehouse_venue_positions');
+  new Gauge({
+    name: 'gatehouse_venue_positions',
+    help: 'Anti-passback positions held in memory (holder and zone pairs), bounded by venue.positionRetentionHours.',
+    registers: [registers],
+    collect() {
+      this.set(state.positionCount());
+    },
+  });
   const propagation = sharedHistogram(registers, {
     name: 'gatehouse_venue_propagation_seconds',
     help: 'From a peer deciding a movement to this gateway applying it (live messages).',
@@ -120,6 +144,7 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
   const startSeq = seq;
   const recent: VenueMovement[] = own.recent;
   state.applySnapshot({ gatewayId: self, seq: own.seq, counters: own.counters, recent: own.recent });
+  state.expire(clock.now());
   let snapshotSeq = -1;
   const sinceStart: VenueMovement[] = [];
   let everCaughtUp = false;
@@ -326,16 +351,19 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
 
   /**
    * Local movements not yet merged. The decision path only numbers a movement
-   * and queues it (a few hundred nanoseconds); merging, writing and publishing
-   * run right after, off the path. Until then `occupancy` and `presence`
-   * account for the queue, so back-to-back decisions see each other.
+   * and queues it: no timer, no callback, no map update per decision. The
+   * drain timer merges, writes and publishes the queue every `drainMs` while
+   * movements flow, in one batch between decisions. Until then `occupancy` and
+   * `presence` look at the queue (a handful of movements at most), so
+   * back-to-back decisions see each other.
    */
   const pendingMoves: VenueMovement[] = [];
-  const pendingOccupancy = new Map<string, number>();
+  const drainMs = opts.drainMs ?? DRAIN_MS;
+  let drainTimer: NodeJS.Timeout | undefined;
+  let idleTicks = 0;
   const drain = () => {
     if (pendingMoves.length === 0) return;
     const batch = pendingMoves.splice(0);
-    pendingOccupancy.clear();
     const send = connected && caughtUp;
     const now = clock.now();
     for (const movement of batch) {
@@ -349,25 +377,50 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
     }
     if (recent.length > config.recentMovements * 2) recent.splice(0, recent.length - config.recentMovements);
     reportConflicts(state.takeConflicts());
+    // Also here, not only on the snapshot timer: a link that never started (a missing secret) still bounds its positions.
+    state.expire(now);
+  };
+  const drainTick = () => {
+    if (pendingMoves.length > 0) {
+      idleTicks = 0;
+      drain();
+    } else if (++idleTicks * drainMs >= DRAIN_IDLE_MS) stopDraining();
+  };
+  const stopDraining = () => {
+    if (drainTimer) clearInterval(drainTimer);
+    drainTimer = undefined;
   };
 
   const record = (m: LocalMovement): VenueMovement => {
     const movement: VenueMovement = { gatewayId: self, seq: ++seq, zoneId: m.zoneId, direction: m.direction, at: m.at };
     if (m.holderRef !== undefined && m.holderRef !== '') movement.holderRef = m.holderRef;
     pendingMoves.push(movement);
-    pendingOccupancy.set(m.zoneId, (pendingOccupancy.get(m.zoneId) ?? 0) + (m.direction === 'in' ? 1 : -1));
-    if (pendingMoves.length === 1) setImmediate(drain);
+    // Only the first movement after an idle spell starts the timer.
+    if (drainTimer === undefined && !stopped) {
+      idleTicks = 0;
+      drainTimer = setInterval(drainTick, drainMs);
+      drainTimer.unref();
+    }
     return movement;
   };
 
-  const presence = (holderRef: string, zoneId: string): VenuePresence | undefined => {
+  // Indexed loops and an early return: these run cold (once per decision, a few ms apart), often below the optimising tier, where for...of pays for an iterator.
+  const presence = (holderRef: string, zoneId: string): Readonly<VenuePresence> | undefined => {
     let p = state.presence(holderRef, zoneId);
-    for (const m of pendingMoves) {
+    if (pendingMoves.length === 0) return p;
+    for (let i = 0; i < pendingMoves.length; i++) {
+      const m = pendingMoves[i]!;
       if (m.holderRef !== holderRef || m.zoneId !== zoneId || (p !== undefined && m.at < p.at)) continue;
       const lastInAt = m.direction === 'in' ? m.at : p?.lastInAt;
       p = { dir: m.direction, at: m.at, gatewayId: self, ...(lastInAt !== undefined ? { lastInAt } : {}) };
     }
     return p;
+  };
+
+  const occupancy = (zoneId: string): number => {
+    let n = state.occupancy(zoneId);
+    for (let i = 0; i < pendingMoves.length; i++) if (pendingMoves[i]!.zoneId === zoneId) n += pendingMoves[i]!.direction === 'in' ? 1 : -1;
+    return Math.max(0, n);
   };
 
   return {
@@ -435,6 +488,8 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
         if (!connected && !stopped) raiseLinkAlarm(true, err.message);
       });
       snapshotTimer = setInterval(() => {
+        // Positions past venue.positionRetentionHours go (a no-op until the cutoff moves, once per 1/24 of it).
+        state.expire(clock.now());
         if (seq !== snapshotSeq) publishSnapshot();
       }, config.snapshotIntervalMs);
       snapshotTimer.unref();
@@ -443,6 +498,7 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
       if (stopped) return;
       drain();
       stopped = true;
+      stopDraining();
       if (snapshotTimer) clearInterval(snapshotTimer);
       if (syncTimer) clearTimeout(syncTimer);
       for (const w of waiters.splice(0)) w();
@@ -462,8 +518,9 @@ export function createVenueLink(opts: VenueLinkOptions): VenueLink {
     },
     record,
     verified: () => connected && caughtUp,
-    occupancy: (zoneId) => Math.max(0, state.occupancy(zoneId) + (pendingOccupancy.get(zoneId) ?? 0)),
+    occupancy,
     presence,
+    positionsSince: () => state.positionsSince,
     status() {
       drain();
       const p: VenueLinkStatus['peers'] = {};

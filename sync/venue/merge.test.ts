@@ -173,6 +173,76 @@ describe('VenueState merge', () => {
   });
 });
 
+describe('VenueState position retention', () => {
+  const move = (gatewayId: string, seq: number, at: number, direction: 'in' | 'out' = 'in', holderRef = 'h'): VenueMovement => ({ gatewayId, seq, holderRef, zoneId: 'z', direction, at });
+
+  it('forgets positions older than the retention, ignores them when they arrive late, and keeps occupancy', () => {
+    // 24 ms retention: cutoffs move in 1 ms steps.
+    const s = new VenueState({ positionRetentionMs: 24 });
+    s.applyMovement(move('a', 1, 10, 'in', 'old'));
+    s.applyMovement(move('a', 2, 10, 'in', 'both'));
+    s.applyMovement(move('b', 1, 50, 'out', 'both'));
+    expect(s.expire(70)).toBe(1);
+    expect(s.presence('old', 'z')).toBeUndefined();
+    // The exit is recent: it stays, without the expired entry behind it.
+    expect(s.presence('both', 'z')).toEqual({ dir: 'out', at: 50, gatewayId: 'b' });
+    expect(s.positionCount()).toBe(1);
+    // A late delivery of an expired movement (a peer's snapshot) is counted but is no position.
+    expect(s.applyMovement(move('c', 1, 20, 'in', 'late'))).toBe('applied');
+    expect(s.presence('late', 'z')).toBeUndefined();
+    expect(s.occupancy('z')).toBe(2);
+    // Cutoff unchanged: nothing to do.
+    expect(s.expire(70.5)).toBe(0);
+  });
+
+  it('converges whether a gateway expires before, between or after the deliveries', () => {
+    fc.assert(
+      fc.property(deliveries, fc.nat(100), fc.integer({ min: 30, max: 80 }), ({ moves, order }, cut, now) => {
+        const options = { positionRetentionMs: 24 };
+        const reference = new VenueState(options);
+        for (const m of moves) reference.applyMovement(m);
+        reference.expire(now);
+        const before = new VenueState(options);
+        before.expire(now);
+        deliver(before, order);
+        const between = new VenueState(options);
+        const at = Math.floor((cut / 100) * order.length);
+        deliver(between, order.slice(0, at));
+        between.expire(now);
+        deliver(between, order.slice(at));
+        expect(before.digest()).toBe(reference.digest());
+        expect(between.digest()).toBe(reference.digest());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sweeps a large state in slices, hiding expired positions before their slice is swept', () => {
+    const s = new VenueState({ positionRetentionMs: 24 });
+    for (let i = 0; i < 5_000; i++) s.applyMovement(move('a', i + 1, 10, 'in', `h${i}`));
+    s.applyMovement(move('b', 1, 60, 'in', 'h4999'));
+    const first = s.expire(80);
+    expect(first).toBeLessThan(4_999);
+    expect(s.positionCount()).toBeGreaterThan(1);
+    expect(s.presence('h4998', 'z')).toBeUndefined();
+    let dropped = first;
+    for (let calls = 0; calls < 10 && s.positionCount() > 1; calls++) dropped += s.expire(80);
+    expect(dropped).toBe(4_999);
+    expect(s.presence('h4999', 'z')).toMatchObject({ dir: 'in', at: 60, gatewayId: 'b' });
+    expect(s.occupancy('z')).toBe(5_001);
+  });
+
+  it('answers presence from a stored position: the same object until the position moves', () => {
+    const s = new VenueState();
+    s.applyMovement(move('a', 1, 10));
+    const p = s.presence('h', 'z');
+    expect(s.presence('h', 'z')).toBe(p);
+    s.applyMovement(move('b', 1, 20, 'out'));
+    expect(s.presence('h', 'z')).not.toBe(p);
+    expect(p).toEqual({ dir: 'in', at: 10, lastInAt: 10, gatewayId: 'a' });
+  });
+});
+
 describe('venueConflictWindows', () => {
   it('maps hard zones to no time limit, timed zones to their minutes, soft zones and others to none', () => {
     const w = venueConflictWindows([{ id: 'h', antiPassback: { mode: 'hard' } }, { id: 's', antiPassback: { mode: 'soft' } }, { id: 't', antiPassback: { mode: 'timed', minutes: 2 } }, { id: 'n', antiPassback: { mode: 'none' } }, { id: 'x' }]);

@@ -15,6 +15,9 @@ import type { OriginSnapshot, VenueMovement, ZoneCounter } from './protocol.js';
  * - A conflict is two consecutive entries (in that order) of one holder into
  *   one zone, granted by two different gateways with no exit between, closer
  *   in time than the zone's anti-passback window.
+ * - Positions are kept for a bounded time: movements older than the retention
+ *   cutoff (`expire`) are forgotten, and ignored when they arrive later, so
+ *   gateways with the same cutoff hold the same positions.
  */
 export interface VenuePresence {
   dir: Direction;
@@ -44,6 +47,18 @@ export interface VenueStateOptions {
   historyPerKey?: number;
   /** Conflict keys remembered so a conflict is reported once. */
   maxRememberedConflicts?: number;
+  /**
+   * How long a movement counts for positions (ms); `expire(now)` forgets older
+   * ones. Occupancy counters are never expired. Default: no limit.
+   */
+  positionRetentionMs?: number;
+}
+
+/** One holder's recent movements in one zone, oldest first, and the position they give. */
+interface Track {
+  moves: VenueMovement[];
+  /** Replaced, never changed in place: callers may hold on to the object they were given. */
+  position: Readonly<VenuePresence>;
 }
 
 interface Origin {
@@ -58,6 +73,10 @@ interface Origin {
 export type ApplyResult = 'applied' | 'duplicate' | 'stale';
 
 const SEP = '\u0000';
+/** Cutoffs move in steps of 1/24 of the retention (an hour for a day), so gateways apply the same one. */
+const EXPIRY_STEPS = 24;
+/** Tracks swept per `expire` call: sweeping 100,000 positions at once held the event loop ~40 ms. */
+const SWEEP_SLICE = 2_000;
 const NO_CONFLICTS: readonly VenueConflict[] = Object.freeze([]);
 
 /** Total order of movements: event time, then gateway id, then seq. */
@@ -69,18 +88,31 @@ export function compareMovements(a: VenueMovement, b: VenueMovement): number {
 
 export class VenueState {
   private readonly origins = new Map<string, Origin>();
-  private readonly history = new Map<string, VenueMovement[]>();
+  /** Zone -> holder -> track: two lookups by strings the caller already has, no key built per decision. */
+  private readonly tracks = new Map<string, Map<string, Track>>();
   private readonly zoneTotals = new Map<string, number>();
   private readonly seenConflicts = new Set<string>();
   private pendingConflicts: VenueConflict[] = [];
   private readonly historyPerKey: number;
   private readonly maxConflicts: number;
   private readonly window: (zoneId: string) => number | undefined;
+  private readonly retentionMs: number;
+  private readonly expiryStepMs: number;
+  /** Movements before this event time are not positions any more (see `expire`). */
+  private retainFrom = Number.NEGATIVE_INFINITY;
+  private sweep: Generator<number, number> | undefined;
+
+  /** Event time before which movements are no positions (`-Infinity` until the first `expire`). */
+  get positionsSince(): number {
+    return this.retainFrom;
+  }
 
   constructor(options: VenueStateOptions = {}) {
     this.historyPerKey = Math.max(2, options.historyPerKey ?? 4);
     this.maxConflicts = options.maxRememberedConflicts ?? 10_000;
     this.window = options.conflictWindowMs ?? (() => Number.POSITIVE_INFINITY);
+    this.retentionMs = options.positionRetentionMs ?? Number.POSITIVE_INFINITY;
+    this.expiryStepMs = Math.max(1, Math.floor(this.retentionMs / EXPIRY_STEPS));
   }
 
   /** Applies one movement; a seq already counted (duplicate, replay) changes nothing. */
@@ -153,19 +185,76 @@ export class VenueState {
     return seq;
   }
 
-  presence(holderRef: string, zoneId: string): VenuePresence | undefined {
-    const h = this.history.get(holderRef + SEP + zoneId);
-    const last = h?.[h.length - 1];
-    if (!h || !last) return undefined;
-    const p: VenuePresence = { dir: last.direction, at: last.at, gatewayId: last.gatewayId };
-    for (let i = h.length - 1; i >= 0; i--) {
-      const m = h[i]!;
-      if (m.direction === 'in') {
-        p.lastInAt = m.at;
-        break;
+  /**
+   * The holder's position in the zone: their latest movement by event time.
+   * On the decision path: two map lookups, nothing allocated. The object is
+   * shared and replaced (never changed) when the position moves.
+   */
+  presence(holderRef: string, zoneId: string): Readonly<VenuePresence> | undefined {
+    const p = this.tracks.get(zoneId)?.get(holderRef)?.position;
+    // Expired but not swept yet (see `expire`).
+    return p !== undefined && p.at >= this.retainFrom ? p : undefined;
+  }
+
+  /**
+   * Forgets positions whose latest movement is older than the retention, and
+   * from now on ignores such movements when they arrive (a snapshot's recent
+   * list, a late delivery). The cutoff is `now - retention` rounded down to a
+   * step of 1/24 of the retention, so gateways whose clocks agree (NTP, see
+   * venue.maxClockSkewMs) cut at the same event time and still converge.
+   *
+   * The sweep goes SWEEP_SLICE tracks per call, so it never holds the event
+   * loop (and a card read) for long; until a track is swept, `presence` already
+   * hides a position older than the cutoff. Cheap when nothing is to do.
+   * Returns how many positions this call dropped.
+   */
+  expire(now: number): number {
+    if (Number.isFinite(this.retentionMs)) {
+      const cutoff = Math.floor((now - this.retentionMs) / this.expiryStepMs) * this.expiryStepMs;
+      if (cutoff > this.retainFrom) {
+        this.retainFrom = cutoff;
+        // A newer cutoff supersedes a sweep under way: start again with it.
+        this.sweep = this.sweeper();
       }
     }
-    return p;
+    if (!this.sweep) return 0;
+    const step = this.sweep.next();
+    if (step.done) this.sweep = undefined;
+    return step.value;
+  }
+
+  /** Drops expired movements track by track, pausing (yield) every SWEEP_SLICE tracks; returns or yields the count dropped since the last pause. */
+  private *sweeper(): Generator<number, number> {
+    let dropped = 0;
+    let seen = 0;
+    // Map iterators tolerate entries deleted on the way (ECMA-262 %MapIteratorPrototype%.next).
+    for (const [zoneId, holders] of this.tracks) {
+      for (const [holderRef, t] of holders) {
+        // Oldest first: count the expired prefix.
+        let n = 0;
+        while (n < t.moves.length && t.moves[n]!.at < this.retainFrom) n++;
+        if (n === t.moves.length) {
+          holders.delete(holderRef);
+          dropped++;
+        } else if (n > 0) {
+          t.moves.splice(0, n);
+          t.position = positionOf(t.moves);
+        }
+        if (++seen % SWEEP_SLICE === 0) {
+          yield dropped;
+          dropped = 0;
+        }
+      }
+      if (holders.size === 0) this.tracks.delete(zoneId);
+    }
+    return dropped;
+  }
+
+  /** Positions held (holder and zone pairs), for sizing and tests. */
+  positionCount(): number {
+    let n = 0;
+    for (const holders of this.tracks.values()) n += holders.size;
+    return n;
   }
 
   /** Conflicts found since the last call, each once. */
@@ -183,7 +272,9 @@ export class VenueState {
       .map(([g, o]) => [g, [...o.counters.entries()].filter(([, c]) => c.in !== 0 || c.out !== 0).sort(([a], [b]) => (a < b ? -1 : 1))] as const)
       .filter(([, c]) => c.length > 0)
       .sort(([a], [b]) => (a < b ? -1 : 1));
-    const positions = [...this.history.entries()].map(([k, h]) => [k, h[h.length - 1]]).sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1));
+    const positions: Array<[string, VenueMovement | undefined]> = [];
+    for (const [zoneId, holders] of this.tracks) for (const [holderRef, t] of holders) positions.push([holderRef + SEP + zoneId, t.moves[t.moves.length - 1]]);
+    positions.sort(([a], [b]) => (a < b ? -1 : 1));
     return JSON.stringify({ counters, positions });
   }
 
@@ -205,12 +296,18 @@ export class VenueState {
     this.zoneTotals.set(zoneId, (this.zoneTotals.get(zoneId) ?? 0) + delta);
   }
 
-  /** Inserts a holder's movement into its (holder, zone) history, in event order, and checks its neighbours. */
+  /** Inserts a holder's movement into its (holder, zone) track, in event order, and checks its neighbours. */
   private remember(m: VenueMovement): void {
-    if (m.holderRef === undefined) return;
-    const key = m.holderRef + SEP + m.zoneId;
-    let h = this.history.get(key);
-    if (!h) this.history.set(key, (h = []));
+    // Expired movements are no position any more, wherever they come from.
+    if (m.holderRef === undefined || m.at < this.retainFrom) return;
+    let holders = this.tracks.get(m.zoneId);
+    if (!holders) this.tracks.set(m.zoneId, (holders = new Map()));
+    const t = holders.get(m.holderRef);
+    if (!t) {
+      holders.set(m.holderRef, { moves: [m], position: positionOf([m]) });
+      return;
+    }
+    const h = t.moves;
     let i = h.length;
     while (i > 0 && compareMovements(h[i - 1]!, m) > 0) i--;
     // Older than every movement kept: it can neither be the position nor a neighbour we still know.
@@ -222,10 +319,13 @@ export class VenueState {
     const next = h[i + 1];
     if (next) this.checkConflict(m, next);
     if (h.length > this.historyPerKey) h.splice(0, h.length - this.historyPerKey);
+    t.position = positionOf(h);
   }
 
   private checkConflict(first: VenueMovement, second: VenueMovement): void {
     if (first.direction !== 'in' || second.direction !== 'in' || first.gatewayId === second.gatewayId) return;
+    // An expired neighbour a sweep has not reached yet is no position any more.
+    if (first.at < this.retainFrom) return;
     const window = this.window(first.zoneId);
     if (window === undefined || second.at - first.at >= window) return;
     const key = `${first.holderRef ?? ''}|${first.zoneId}|${first.gatewayId}:${first.seq}|${second.gatewayId}:${second.seq}`;
@@ -237,6 +337,20 @@ export class VenueState {
     }
     this.pendingConflicts.push({ key, holderRef: first.holderRef ?? '', zoneId: first.zoneId, first, second });
   }
+}
+
+/** The position a non-empty track gives: its latest movement, and its latest entry among those kept. */
+function positionOf(moves: readonly VenueMovement[]): VenuePresence {
+  const last = moves[moves.length - 1]!;
+  const p: VenuePresence = { dir: last.direction, at: last.at, gatewayId: last.gatewayId };
+  for (let i = moves.length - 1; i >= 0; i--) {
+    const m = moves[i]!;
+    if (m.direction === 'in') {
+      p.lastInAt = m.at;
+      break;
+    }
+  }
+  return p;
 }
 
 /**
