@@ -7,8 +7,18 @@ export const antiPassbackSchema = z
     /** hard: deny re-entry without an exit; soft: grant and flag; timed: deny re-entry within `minutes`. */
     mode: z.enum(['none', 'hard', 'soft', 'timed']).default('none'),
     minutes: z.number().positive().optional(),
+    /**
+     * hard/soft: a position older than this many hours is forgotten, so a holder
+     * who left without badging out (an open exit, a fire door) can enter again the
+     * next day. Unset: positions never expire.
+     */
+    resetAfterHours: z.number().positive().max(24 * 366).optional(),
   })
-  .refine((apb) => apb.mode !== 'timed' || apb.minutes !== undefined, { message: 'timed anti-passback needs "minutes"', path: ['minutes'] });
+  .refine((apb) => apb.mode !== 'timed' || apb.minutes !== undefined, { message: 'timed anti-passback needs "minutes"', path: ['minutes'] })
+  .refine((apb) => apb.resetAfterHours === undefined || apb.mode === 'hard' || apb.mode === 'soft', {
+    message: '"resetAfterHours" applies to hard and soft anti-passback only',
+    path: ['resetAfterHours'],
+  });
 
 export const zoneSchema = z.strictObject({
   id: idSchema,

@@ -14,6 +14,7 @@ const zones = [
   zone('hard', { antiPassback: { mode: 'hard' } }),
   zone('soft', { antiPassback: { mode: 'soft' } }),
   zone('timed', { antiPassback: { mode: 'timed', minutes: 5 } }),
+  zone('reset', { antiPassback: { mode: 'hard', resetAfterHours: 2 } }),
   zone('cap', { capacity: 1 }),
 ];
 const lanes = [
@@ -25,6 +26,7 @@ const lanes = [
   lane('in-soft', 'soft'),
   lane('out-soft', 'soft', { direction: 'out' }),
   lane('in-timed', 'timed'),
+  lane('in-reset', 'reset'),
   lane('out-timed', 'timed', { direction: 'out' }),
   lane('in-cap', 'cap'),
   lane('out-cap', 'cap', { direction: 'out' }),
@@ -133,6 +135,16 @@ const cases: Case[] = [
     { lane: 'in-hard', cred: card('1'), expect: denied('anti_passback') },
     { lane: 'out-hard', cred: card('1'), expect: granted() },
     { lane: 'in-hard', cred: card('1'), expect: granted() },
+  ] },
+  { name: 'hard anti-passback forgets a position older than resetAfterHours (left by a door without a reader)', steps: [
+    { lane: 'in-reset', cred: card('1'), at: WED_NOON, expect: granted() },
+    { lane: 'in-reset', cred: card('1'), at: WED_NOON + 2 * HOUR - 1, expect: denied('anti_passback') },
+    { lane: 'in-reset', cred: card('1'), at: WED_NOON + 2 * HOUR + 1, expect: granted() },
+    { lane: 'in-reset', cred: card('1'), at: WED_NOON + 2 * HOUR + 2, expect: denied('anti_passback') },
+  ] },
+  { name: 'without resetAfterHours a hard position does not expire', steps: [
+    { lane: 'in-hard', cred: card('1'), at: WED_NOON, expect: granted() },
+    { lane: 'in-hard', cred: card('1'), at: WED_NOON + 10 * HOUR, expect: denied('anti_passback') },
   ] },
   { name: 'hard anti-passback denies a second exit without an entry', steps: [
     { lane: 'in-hard', cred: card('1'), expect: granted() },

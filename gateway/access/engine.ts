@@ -67,6 +67,8 @@ interface Zone {
   capacity: number | undefined;
   apb: 'none' | 'hard' | 'soft' | 'timed';
   apbMs: number;
+  /** hard/soft: positions older than this are forgotten (antiPassback.resetAfterHours); Infinity = never. */
+  apbResetMs: number;
 }
 
 interface Lane {
@@ -114,7 +116,7 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
   for (const z of opts.zones) {
     const apb = z.antiPassback?.mode ?? 'none';
     if (apb === 'timed' && !z.antiPassback?.minutes) throw new GatehouseError('GH_CONFIG_INVALID', `zone ${z.id}: timed anti-passback needs antiPassback.minutes`, { zone: z.id });
-    zones.set(z.id, { id: z.id, capacity: z.capacity, apb, apbMs: (z.antiPassback?.minutes ?? 0) * 60_000 });
+    zones.set(z.id, { id: z.id, capacity: z.capacity, apb, apbMs: (z.antiPassback?.minutes ?? 0) * 60_000, apbResetMs: (z.antiPassback?.resetAfterHours ?? Number.POSITIVE_INFINITY) * 3_600_000 });
   }
   const lanes = new Map<string, Lane>();
   for (const l of opts.lanes) {
@@ -225,7 +227,8 @@ export function createAccessEngine(opts: AccessEngineOptions): AccessEngine {
       const since = p?.lastInAt === undefined ? Number.POSITIVE_INFINITY : at - p.lastInAt;
       violated = lane.direction === 'in' && since >= 0 && since < zone.apbMs;
     } else {
-      violated = p !== undefined && p.dir === lane.direction;
+      // A position older than the zone's reset is forgotten (the holder left by a door without a reader).
+      violated = p !== undefined && p.dir === lane.direction && at - p.at <= zone.apbResetMs;
     }
     if (!violated) return undefined;
     apbViolations.inc({ zone: zone.id, mode: zone.apb });
