@@ -1,4 +1,5 @@
 import { GatehouseError } from '../../gateway/errors.js';
+import { eventLoopBinding, type PortBindingFactory, type UnixPortBinding } from './event-loop-io.js';
 
 /**
  * A byte pipe to a device (STYLE.md: drivers depend on interfaces, never on a
@@ -37,14 +38,18 @@ export function wireTimeMs(bytes: number, baudRate: number): number {
  */
 export async function openSerialTransport(options: SerialOptions): Promise<Transport> {
   const { SerialPort } = await import('serialport');
+  // Reads and writes on the event loop, not the thread pool (event-loop-io.ts says why). SerialPort's
+  // constructor passes `binding` through to SerialPortStream at run time; its own options type leaves it out.
+  const binding = eventLoopBinding(SerialPort.binding as unknown as PortBindingFactory<UnixPortBinding>);
   const port = new SerialPort({
+    binding,
     path: options.path,
     baudRate: options.baudRate,
     dataBits: options.dataBits ?? 8,
     parity: options.parity ?? 'none',
     stopBits: options.stopBits ?? 1,
     autoOpen: false,
-  });
+  } as ConstructorParameters<typeof SerialPort>[0]);
   await new Promise<void>((resolve, reject) => {
     port.open((err) => {
       if (err) reject(new GatehouseError('GH_SERIAL_OPEN', `cannot open serial port ${options.path}: ${err.message}`, { path: options.path }, { cause: err }));

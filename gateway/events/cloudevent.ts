@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /**
@@ -50,9 +51,32 @@ export interface NewEvent<T> {
 
 export type EventFactory = <T>(e: NewEvent<T>) => CloudEvent<T>;
 
+/**
+ * ulid's own PRNG makes one crypto call per character, sixteen per id: 3.5 % of
+ * the gateway's CPU in the stadium surge. This one hands out the same kind of
+ * bytes (uniform, from the CSPRNG) from a pool refilled one page at a time.
+ */
+export function pooledRandom(poolBytes = 4096): () => number {
+  const pool = Buffer.alloc(poolBytes);
+  let next = poolBytes;
+  return () => {
+    if (next >= poolBytes) {
+      randomFillSync(pool);
+      next = 0;
+    }
+    // Like ulid's default: a byte / 256, and 256 is a multiple of its 32 symbols, so every symbol is equally likely.
+    return pool[next++]! / 256;
+  };
+}
+
+/** One monotonic ULID source (sortable, unique per process) on the pooled PRNG. */
+export function ulidFactory(): (at?: number) => string {
+  return monotonicFactory(pooledRandom());
+}
+
 /** Builds events for one gateway; ids are monotonic ULIDs (sortable, unique per process). */
 export function eventFactory(gatewayId: string, now: () => number = Date.now): EventFactory {
-  const nextId = monotonicFactory();
+  const nextId = ulidFactory();
   return <T>(e: NewEvent<T>): CloudEvent<T> => {
     const at = e.at ?? now();
     const event: CloudEvent<T> = {

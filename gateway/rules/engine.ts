@@ -1,7 +1,7 @@
-import { monotonicFactory } from 'ulid';
 import type { SignContent } from '../core/signage.js';
 import { inControlGroup, type CompiledRule, type CompiledRuleSet, type RuleFacts } from './compile.js';
 import type { LocalTime } from './localtime.js';
+import { ulidFactory } from '../events/cloudevent.js';
 
 export type SuppressReason = 'quiet_hours' | 'no_consent' | 'cooldown' | 'holder_cap' | 'sign_cap' | 'sign_busy';
 
@@ -24,7 +24,7 @@ export class RulesEngine {
   private readonly holderSends = new Map<string, number[]>();
   private readonly signSends = new Map<string, number[]>();
   private readonly busy = new Map<string, { until: number; priority: number }>();
-  private readonly nextId = monotonicFactory();
+  private readonly nextId = ulidFactory();
 
   constructor(rules: CompiledRuleSet) {
     this.rules = rules;
