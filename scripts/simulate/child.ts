@@ -122,7 +122,8 @@ export function histogramQuantile(q: number, before: Map<number, number>, after:
     if (count >= rank) {
       if (bound === Infinity) return prevBound;
       const inBucket = count - prevCount;
-      return inBucket <= 0 ? bound : prevBound + ((bound - prevBound) * (rank - prevCount)) / inBucket;
+      // Clamped: 0.001 + 0.009 * 1 is 0.010000000000000002 in floating point, past the bucket's own bound.
+      return inBucket <= 0 ? bound : Math.min(bound, prevBound + ((bound - prevBound) * (rank - prevCount)) / inBucket);
     }
     prevBound = bound;
     prevCount = count;
