@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   GH_UPLINK_NETWORK: 'The central API could not be reached.',
   GH_UPLINK_DEAD_LETTER: 'The central API rejected a batch permanently; it was moved to the dead-letter table.',
   GH_UPLINK_MQTT: 'The MQTT uplink broker could not be reached or refused a publish.',
+  GH_UPLINK_AUTH: 'The central API refused the gateway itself (HTTP 401/403/404: wrong token, certificate or URL); the batch was dead-lettered and the uplink backs off.',
 
   // --- downlink ---
   GH_DOWNLINK_SIGNATURE: 'An entitlement snapshot or change was unsigned or had a bad signature.',

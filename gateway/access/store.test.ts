@@ -130,6 +130,36 @@ describe('entitlement store', () => {
     expect(store.status()).toMatchObject({ holders: 2, issuedAt: '2026-03-04T12:00:00Z' });
   });
 
+  it('replays a change that arrives after the last record, while the file is committed and fsynced off the event loop', async () => {
+    const store = open();
+    await store.applySnapshot(iterate([rec('old', '1')]), meta);
+    let late: Promise<void> | undefined;
+    async function* records(): AsyncIterable<EntitlementRecord> {
+      yield rec('new', '1');
+      // Runs once the builder is finishing: the event loop is free while the worker commits and fsyncs.
+      late = new Promise((resolve) => setImmediate(() => resolve(store.applyChanges([{ op: 'block', holder: 'new', reason: 'late' }], 'c-late'))));
+    }
+    await store.applySnapshot(records(), { version: 'snap-2', issuedAt: meta.issuedAt });
+    await late;
+    expect(store.lookup({ kind: 'card', value: '1' })).toMatchObject({ holder: 'new', blocked: 'late' });
+    expect(store.cursor()).toBe('c-late');
+  });
+
+  it('a store closed mid-load rejects the load and leaves no half-built file', async () => {
+    const dir = tempDir();
+    const store = open(dir, { chunkMs: 0 });
+    await store.applySnapshot(iterate([rec('old', '1')]), meta);
+    async function* records(): AsyncIterable<EntitlementRecord> {
+      for (let i = 0; i < 5000; i++) {
+        if (i === 2500) store.close();
+        yield rec(`h${i}`, String(i + 10));
+      }
+    }
+    await expect(store.applySnapshot(records(), { version: 'snap-2', issuedAt: meta.issuedAt })).rejects.toThrow(/closed during snapshot load/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('entitlements-2'))).toEqual([]);
+    expect(currentEntitlementsFile(dir)).toBe(join(dir, 'entitlements-1.db'));
+  });
+
   it('a snapshot that fails mid-load leaves the previous cache in use and is counted', async () => {
     const dir = tempDir();
     dirs.push(dir);

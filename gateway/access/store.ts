@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open as openFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,8 +8,10 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { Credential } from '../core/types.js';
 import { errorCodeOf, type ErrorCode } from '../errors.js';
-import { migrate, openDatabase, type Db, type Migration } from '../store/db.js';
+import { openDatabase, type Db, type Migration } from '../store/db.js';
 import { credentialHasher } from './credential.js';
+import { retireCacheFile } from './retire.js';
+import { startSnapshotBuilder, type BuildBatch, type SnapshotBuilder, type SnapshotBuilderOptions } from './snapshot-builder.js';
 import { compileEntitlement, recordProblem, type CompiledEntitlement, type StoredEntitlement } from './entitlement.js';
 import type { EntitlementChange, EntitlementRecord, EntitlementSink } from './model.js';
 
@@ -51,7 +53,7 @@ export interface EntitlementStoreOptions {
   clock: Clock;
   log: Logger;
   metrics: Registry;
-  /** Time budget of one snapshot chunk before yielding to the event loop (decisions run between chunks). */
+  /** Time budget of one snapshot chunk on the event loop before yielding (decisions run between chunks); default 2 ms. */
   chunkMs?: number;
 }
 
@@ -71,6 +73,8 @@ export function currentEntitlementsFile(dataDir: string): string {
   }
   return join(dataDir, ENTITLEMENTS_FILE);
 }
+
+const generationOf = (file: string): number => Number(/-(\d+)\.db$/.exec(file)?.[1] ?? 0);
 
 const MIGRATIONS: Migration[] = [
   {
@@ -98,16 +102,39 @@ const MIGRATIONS: Migration[] = [
  * lookups touch fewer pages (scripts/bench/access.ts).
  */
 const HASH_BYTES = 16;
-/** Page cache of the snapshot build: big enough to keep the b-tree's upper levels, small enough that the final commit writes little. */
+/** Page cache of the snapshot build (on the builder thread): big enough to keep the b-tree's upper levels, small enough that the final commit writes little. */
 const BUILD_CACHE_KIB = 8_192;
+/** Records per message to the builder thread: large enough that messaging costs little, small enough to clone in well under a ms. */
+const BUILD_BATCH = 1_000;
 /** Compiled entitlements kept in memory; a plain clear when full is enough for a cache this hot. */
 const CACHE_LIMIT = 50_000;
+
+/** Statements shared by the change path (prepared below) and the snapshot builder thread. */
+const SQL = {
+  insertCredential: 'INSERT OR REPLACE INTO credential (hash, holder) VALUES (?, ?)',
+  setMeta: 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)',
+  insertTicketEvent: 'INSERT INTO ticket_event (holder, event_id, starts_at, ends_at) VALUES (?, ?, ?, ?)',
+};
+/** The builder keeps the first record of a holder; a duplicate in one snapshot is skipped and reported. */
+const BUILD_SQL: SnapshotBuilderOptions['sql'] = {
+  ...SQL,
+  insertHolder: 'INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?) ON CONFLICT (ref) DO NOTHING',
+};
+
+/** The whole schema for a new, empty snapshot file: the migrations in order, as `migrate` would apply them. */
+function schemaSql(): string {
+  const sorted = [...MIGRATIONS].sort((a, b) => a.version - b.version);
+  const steps = sorted.map((m) => {
+    if (typeof m.up !== 'string') throw new Error(`migration ${m.version} is code; the snapshot builder runs SQL only`);
+    return m.up;
+  });
+  return `${steps.join(';\n')};\nPRAGMA user_version = ${sorted.at(-1)?.version ?? 0};`;
+}
 
 interface Statements {
   lookup: Database.Statement<[Buffer], { id: number; body: string }>;
   holderByRef: Database.Statement<[string], { id: number; body: string; creds: Buffer }>;
   insertHolder: Database.Statement<[string, string, Buffer], unknown>;
-  insertNewHolder: Database.Statement<[string, string, Buffer], unknown>;
   updateBody: Database.Statement<[string, number], unknown>;
   deleteHolder: Database.Statement<[number], unknown>;
   insertCredential: Database.Statement<[Buffer, number | bigint], unknown>;
@@ -124,14 +151,13 @@ function prepare(db: Db): Statements {
     lookup: db.prepare('SELECT h.id AS id, h.body AS body FROM credential c JOIN holder h ON h.id = c.holder WHERE c.hash = ?'),
     holderByRef: db.prepare('SELECT id, body, creds FROM holder WHERE ref = ?'),
     insertHolder: db.prepare('INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?)'),
-    insertNewHolder: db.prepare('INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?) ON CONFLICT (ref) DO NOTHING'),
     updateBody: db.prepare('UPDATE holder SET body = ? WHERE id = ?'),
     deleteHolder: db.prepare('DELETE FROM holder WHERE id = ?'),
-    insertCredential: db.prepare('INSERT OR REPLACE INTO credential (hash, holder) VALUES (?, ?)'),
+    insertCredential: db.prepare(SQL.insertCredential),
     // Only the holder's own row: a credential re-issued to someone else stays theirs.
     deleteCredential: db.prepare('DELETE FROM credential WHERE hash = ? AND holder = ?'),
-    setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-    insertTicketEvent: db.prepare('INSERT INTO ticket_event (holder, event_id, starts_at, ends_at) VALUES (?, ?, ?, ?)'),
+    setMeta: db.prepare(SQL.setMeta),
+    insertTicketEvent: db.prepare(SQL.insertTicketEvent),
     deleteTicketEvents: db.prepare('DELETE FROM ticket_event WHERE holder = ?'),
     ticketEventsEnded: db.prepare(
       'SELECT t.event_id AS eventId, t.starts_at AS start, t.ends_at AS "end", h.ref AS ref FROM ticket_event t JOIN holder h ON h.id = t.holder WHERE t.ends_at > ? AND t.ends_at <= ? ORDER BY t.ends_at, t.event_id, h.ref',
@@ -140,14 +166,7 @@ function prepare(db: Db): Statements {
   };
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await openFile(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const newBatch = (): BuildBatch => ({ refs: [], bodies: [], counts: [], credentials: [], events: [] });
 
 function stored(record: EntitlementRecord): StoredEntitlement {
   const { credentials: _credentials, ...rest } = record;
@@ -156,15 +175,16 @@ function stored(record: EntitlementRecord): StoredEntitlement {
 
 /**
  * The SQLite entitlement cache (issue #3). Credentials are kept only as
- * HMAC-SHA256 hashes. A snapshot is built in a separate file, in chunks that
- * yield to the event loop, then swapped in with a rename: decisions keep using
- * the previous file until the swap, which pauses them for a few milliseconds.
+ * HMAC-SHA256 hashes. A snapshot is built in a separate file by a worker
+ * thread (snapshot-builder.ts), fed in chunks that yield to the event loop,
+ * then named by the pointer file and swapped in: decisions keep using the
+ * previous file until the swap, which pauses them for about a millisecond.
  */
 export function openEntitlementStore(opts: EntitlementStoreOptions): EntitlementStore {
   const hash = credentialHasher(opts.key);
   const { clock } = opts;
   const log = opts.log;
-  const chunkMs = opts.chunkMs ?? 4;
+  const chunkMs = opts.chunkMs ?? 2;
   const dataDir = opts.dataDir;
   let path = currentEntitlementsFile(dataDir);
 
@@ -239,14 +259,22 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     return m;
   }
 
-  /** Inserts a holder and its credential hashes; returns the number of credentials, or -1 when the holder already exists. */
-  function insertRecord(s: Statements, record: EntitlementRecord, ifNew = false): number {
+  /** Inserts a holder (known not to exist) and its credential hashes. */
+  function insertRecord(s: Statements, record: EntitlementRecord): void {
     const hashes = record.credentials.map((c) => hash(c).subarray(0, HASH_BYTES));
-    const { lastInsertRowid, changes } = (ifNew ? s.insertNewHolder : s.insertHolder).run(record.holder, JSON.stringify(stored(record)), Buffer.concat(hashes)) as Database.RunResult;
-    if (changes === 0) return -1;
+    const { lastInsertRowid } = s.insertHolder.run(record.holder, JSON.stringify(stored(record)), Buffer.concat(hashes)) as Database.RunResult;
     for (const h of hashes) s.insertCredential.run(h, lastInsertRowid);
     if (record.event) s.insertTicketEvent.run(lastInsertRowid, record.event.id, Date.parse(record.event.start), Date.parse(record.event.end));
-    return hashes.length;
+  }
+
+  /** A snapshot record as the builder thread stores it: the same columns `insertRecord` writes (the thread hashes). */
+  function addToBatch(batch: BuildBatch, record: EntitlementRecord): void {
+    const index = batch.refs.length;
+    batch.refs.push(record.holder);
+    batch.bodies.push(JSON.stringify(stored(record)));
+    batch.counts.push(record.credentials.length);
+    for (const c of record.credentials) batch.credentials.push(`${c.kind}:${c.value}`);
+    if (record.event) batch.events.push([index, record.event.id, Date.parse(record.event.start), Date.parse(record.event.end)]);
   }
 
   function removeHolder(s: Statements, id: number, creds: Buffer): void {
@@ -294,17 +322,23 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     })();
   }
 
-  /** Closes a swapped-out cache file without fsync (it is about to be deleted) and deletes it off the event loop. */
+  /** Closes a swapped-out cache file and deletes it; the close-time checkpoint runs off the event loop (retire.ts). */
   function retire(old: Db, oldPath: string): void {
-    try {
-      if (old.open) {
-        old.pragma('synchronous = OFF');
-        old.close();
+    const closeHere = () => {
+      try {
+        if (old.open) {
+          old.pragma('synchronous = OFF');
+          old.close();
+        }
+      } catch (err) {
+        log.warn({ err }, 'old entitlement cache did not close cleanly');
       }
-    } catch (err) {
-      log.warn({ err }, 'old entitlement cache did not close cleanly');
-    }
-    for (const suffix of ['', '-wal', '-shm']) void rm(oldPath + suffix, { force: true }).catch(() => {});
+    };
+    retireCacheFile(oldPath, closeHere, (reason) => {
+      log.debug({ reason }, 'old entitlement cache closed on the event loop');
+      closeHere();
+      for (const suffix of ['', '-wal', '-shm']) void rm(oldPath + suffix, { force: true }).catch(() => {});
+    });
   }
 
   return {
@@ -323,68 +357,76 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     async applySnapshot(records, snapshotMeta) {
       if (closed) throw new Error('entitlement store is closed');
       if (loading) throw new Error('a snapshot is already loading');
-      loading = { changes: [] };
+      const replay: Array<{ changes: EntitlementChange[]; cursor: string }> = [];
+      loading = { changes: replay };
       const started = clock.monotonic();
-      let next: Db | undefined;
+      let builder: SnapshotBuilder | undefined;
       let nextPath: string | undefined;
-      let holders = 0;
-      let credentials = 0;
+      let valid = 0;
+      let duplicates = 0;
+      const assertOpen = () => {
+        if (closed) throw new Error('entitlement store closed during snapshot load');
+      };
       try {
         // Built without journal or fsync: a crash mid-build leaves a file no pointer names, deleted at the next open.
-        const generation = Number(/-(\d+)\.db$/.exec(path)?.[1] ?? 0) + 1;
+        // Past both the file in use and the one the pointer names: they differ when a swap failed after the pointer moved.
+        const generation = Math.max(generationOf(path), generationOf(currentEntitlementsFile(dataDir))) + 1;
         nextPath = join(dataDir, `entitlements-${generation}.db`);
         for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
-        next = new Database(nextPath);
-        next.pragma('journal_mode = OFF');
-        next.pragma('synchronous = OFF');
-        next.pragma(`cache_size = -${BUILD_CACHE_KIB}`);
-        // One transaction for the whole build, held across event-loop yields: the file is private to this
-        // builder, and committing between chunks costs several times the inserts (cache revalidated each time).
-        next.pragma('locking_mode = EXCLUSIVE');
-        migrate(next, MIGRATIONS);
-        const s = prepare(next);
-        next.exec('BEGIN');
+        builder = startSnapshotBuilder({
+          path: nextPath,
+          setup: schemaSql(),
+          sql: BUILD_SQL,
+          key: opts.key,
+          hashBytes: HASH_BYTES,
+          cacheKib: BUILD_CACHE_KIB,
+          onDuplicates(refs) {
+            duplicates += refs.length;
+            for (const holder of refs) {
+              count('GH_DOWNLINK_FORMAT');
+              log.warn({ code: 'GH_DOWNLINK_FORMAT', holder, problem: 'duplicate holder' }, 'snapshot record skipped');
+            }
+          },
+        });
+        // The event loop only validates and serialises; the worker hashes and inserts. Yielding every chunkMs
+        // lets decisions run in between, and `add` waiting for the worker yields too.
+        let batch = newBatch();
         let chunkStart = clock.monotonic();
         for await (const record of records) {
-          if (closed) throw new Error('entitlement store closed during snapshot load');
+          assertOpen();
           const problem = recordProblem(record);
           if (problem) {
             count('GH_DOWNLINK_FORMAT');
             log.warn({ code: 'GH_DOWNLINK_FORMAT', holder: (record as { holder?: unknown })?.holder, problem }, 'snapshot record skipped');
           } else {
-            const inserted = insertRecord(s, record, true);
-            if (inserted < 0) {
-              count('GH_DOWNLINK_FORMAT');
-              log.warn({ code: 'GH_DOWNLINK_FORMAT', holder: record.holder, problem: 'duplicate holder' }, 'snapshot record skipped');
-            } else {
-              credentials += inserted;
-              holders++;
-            }
+            addToBatch(batch, record);
+            valid++;
           }
-          if (clock.monotonic() - chunkStart >= chunkMs) {
+          const chunkDone = clock.monotonic() - chunkStart >= chunkMs;
+          // Sent at the end of each chunk too, so a batch never outlives a chunk: fewer survivors for each young-generation GC.
+          if (batch.refs.length > 0 && (chunkDone || batch.refs.length >= BUILD_BATCH)) {
+            await builder.add(batch);
+            batch = newBatch();
+          }
+          if (chunkDone) {
             await yieldToLoop();
             chunkStart = clock.monotonic();
           }
         }
+        assertOpen();
+        if (batch.refs.length > 0) await builder.add(batch);
+        await builder.drain();
         const appliedAt = clock.now();
-        s.setMeta.run('loaded', '1');
-        s.setMeta.run('holders', String(holders));
-        s.setMeta.run('version', snapshotMeta.version);
-        s.setMeta.run('issuedAt', snapshotMeta.issuedAt);
-        s.setMeta.run('appliedAt', String(appliedAt));
-        s.setMeta.run('cursor', snapshotMeta.version);
-        next.exec('COMMIT');
-        // Changes that arrived while loading were applied to the old file; replay them on the new one.
-        if (loading.changes.length > 0) applyChangesTo(next, s, loading.changes, appliedAt);
-        next.close();
-        // Switched to WAL now, without fsync, so opening it at the swap writes nothing; the fsync below is asynchronous.
-        next = new Database(nextPath);
-        next.pragma('synchronous = OFF');
-        next.pragma('journal_mode = WAL');
-        next.close();
-        next = undefined;
-        await fsyncFile(nextPath);
-        if (closed) throw new Error('entitlement store closed during snapshot load');
+        const { holders, credentials } = await builder.finish([
+          ['loaded', '1'],
+          ['holders', String(valid - duplicates)],
+          ['version', snapshotMeta.version],
+          ['issuedAt', snapshotMeta.issuedAt],
+          ['appliedAt', String(appliedAt)],
+          ['cursor', snapshotMeta.version],
+        ]);
+        builder = undefined;
+        assertOpen();
         const pointerTmp = join(dataDir, `${POINTER_FILE}.tmp`);
         const fh = await openFile(pointerTmp, 'w');
         try {
@@ -394,34 +436,51 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
           await fh.close();
         }
         await rename(pointerTmp, join(dataDir, POINTER_FILE));
-        if (closed) throw new Error('entitlement store closed during snapshot load');
-
-        // The swap: synchronous, so no decision runs between the old statements and the new ones.
-        const swapStart = clock.monotonic();
-        const old = db;
-        const oldPath = path;
-        db = openDatabase(nextPath, { migrations: MIGRATIONS, synchronous: 'NORMAL', checkIntegrity: false }).db;
-        stmts = prepare(db);
-        path = nextPath;
+        // Named by the pointer from here on, so never deleted: a restart opens it even if the swap below fails.
+        const builtPath = nextPath;
         nextPath = undefined;
-        cache = new Map();
-        corruptMovedAside = undefined;
-        meta = readMeta();
-        setImmediate(() => retire(old, oldPath));
+        assertOpen();
+
+        const next = openDatabase(builtPath, { migrations: MIGRATIONS, synchronous: 'NORMAL', checkIntegrity: false }).db;
+        let swapStart: number;
+        let replayed = 0;
+        try {
+          const nextStmts = prepare(next);
+          // Changes that arrived while loading went to the old file; replay them on the new one, one batch per turn
+          // of the event loop until none is left. The swap follows without a yield, so none can slip in between.
+          while (replayed < replay.length) {
+            applyChangesTo(next, nextStmts, replay.slice(replayed, replayed + 1), clock.now());
+            replayed++;
+            if (replayed < replay.length) {
+              await yieldToLoop();
+              assertOpen();
+            }
+          }
+          // The swap: synchronous, so no decision runs between the old statements and the new ones.
+          swapStart = clock.monotonic();
+          const old = db;
+          const oldPath = path;
+          db = next;
+          stmts = nextStmts;
+          path = builtPath;
+          cache = new Map();
+          corruptMovedAside = undefined;
+          meta = readMeta();
+          setImmediate(() => retire(old, oldPath));
+        } catch (err) {
+          if (db !== next) next.close();
+          throw err;
+        }
         const swapMs = clock.monotonic() - swapStart;
         const seconds = (clock.monotonic() - started) / 1000;
         snapshotSeconds.set(seconds);
-        log.info({ version: snapshotMeta.version, holders, credentials, seconds, swapMs }, 'entitlement snapshot applied');
+        log.info({ version: snapshotMeta.version, holders, credentials, seconds, swapMs, replayed }, 'entitlement snapshot applied');
         return { holders, credentials };
       } catch (err) {
         count('GH_ACCESS_SNAPSHOT_FAILED');
         log.error({ code: 'GH_ACCESS_SNAPSHOT_FAILED', cause: errorCodeOf(err), err }, 'entitlement snapshot load failed; the previous cache stays in use');
-        try {
-          if (next?.inTransaction) next.exec('ROLLBACK');
-          next?.close();
-        } catch {
-          // Closing a half-built file can fail after a disk error; it is deleted next.
-        }
+        // Stopped before the files go: a half-built file is deleted, never named by the pointer.
+        await builder?.abort();
         if (nextPath !== undefined) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
         throw err;
       } finally {

@@ -281,8 +281,9 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       clock,
       log: log.child({ component: 'uplink' }),
       metrics: metrics.registry,
+      raiseAlarm: (a) => bus.emit('alarm', a),
       onStatus: (s) => {
-        health.set('uplink', s.connected ? 'ok' : 'warn', s.lastError?.message, s.lastError?.code);
+        health.set('uplink', s.connected && !s.setupProblem ? 'ok' : 'warn', s.lastError?.message, s.lastError?.code);
         if (s.lastSuccessAt !== undefined) metrics.uplinkLastSuccess.set(s.lastSuccessAt / 1000);
       },
     });

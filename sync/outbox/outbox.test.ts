@@ -204,6 +204,60 @@ describe('outbox', () => {
     await again.close();
   });
 
+  it('requeues dead letters by code under their original seq, id, priority and birth time', async () => {
+    const box = openOutbox(options());
+    await box.append(ev(), 'alarm');
+    clock.advance(1000);
+    await box.append(ev(), 'telemetry');
+    await box.append(ev(), 'access');
+    const rows = box.peek(3);
+    clock.advance(60_000);
+    box.deadLetter(rows.slice(0, 2), 'GH_UPLINK_AUTH', 'HTTP 401: unauthorized');
+    box.deadLetter(rows.slice(2), 'GH_UPLINK_DEAD_LETTER', 'HTTP 422: bad event');
+    await box.append(ev(), 'access');
+    expect(box.deadLetterCodes()).toEqual({ GH_UPLINK_AUTH: 2, GH_UPLINK_DEAD_LETTER: 1 });
+    const woken: number[] = [];
+    box.onAppend(() => woken.push(box.depth()));
+
+    expect(box.requeue({ code: 'GH_UPLINK_AUTH' })).toEqual({ requeued: 2, left: 0 });
+    // Back before the newer event, as they were, so they go out first.
+    const pending = box.peek(10);
+    expect(pending.slice(0, 2)).toEqual(rows.slice(0, 2));
+    expect(pending).toHaveLength(3);
+    expect(box.stats()).toMatchObject({ depth: 3, deadLetters: 1 });
+    expect(box.deadLetterCodes()).toEqual({ GH_UPLINK_DEAD_LETTER: 1 });
+    expect(woken).toEqual([3]);
+    await box.close();
+    const db = new Database(join(dir, 'outbox.db'), { readonly: true });
+    expect(db.prepare('SELECT priority FROM outbox WHERE seq IN (?, ?) ORDER BY seq').all(rows[0]!.seq, rows[1]!.seq)).toEqual([{ priority: 4 }, { priority: 0 }]);
+    db.close();
+
+    const again = openOutbox(options());
+    expect(again.requeue()).toEqual({ requeued: 1, left: 0 });
+    expect(again.stats()).toMatchObject({ depth: 4, deadLetters: 0 });
+    expect(again.requeue()).toEqual({ requeued: 0, left: 0 });
+    await again.close();
+  });
+
+  it('requeues only what fits the budget, making room from delivered rows but never shedding pending ones', async () => {
+    const first = ev();
+    const box = openOutbox(options({ maxBytes: costOf(first) * 3 + 10 }));
+    await box.append(first, 'access');
+    await box.append(ev(), 'access');
+    await box.append(ev(), 'access');
+    const rows = box.peek(3);
+    box.deadLetter(rows.slice(0, 2), 'GH_UPLINK_AUTH', 'HTTP 401');
+    box.markDelivered(rows.slice(2));
+    await box.append(ev(), 'telemetry');
+    await box.append(ev(), 'telemetry');
+    // Room for one: the delivered row goes, the two pending telemetry events stay.
+    expect(box.requeue()).toEqual({ requeued: 1, left: 1 });
+    expect(box.stats()).toMatchObject({ depth: 3, rows: 3, deadLetters: 1, shed: 0 });
+    expect(box.stats().bytes).toBeLessThanOrEqual(box.stats().maxBytes);
+    expect(box.deadLetters().map((d) => d.id)).toEqual([rows[1]!.id]);
+    await box.close();
+  });
+
   it('tells listeners after a commit that stored events', async () => {
     const box = openOutbox(options());
     const seen: number[] = [];

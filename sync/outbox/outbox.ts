@@ -78,7 +78,18 @@ export const OUTBOX_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // What a requeue needs to put a dead letter back as it was: its priority (for shedding) and birth time (for lag).
+    version: 2,
+    up: `
+      ALTER TABLE dead_letter ADD COLUMN priority INTEGER;
+      ALTER TABLE dead_letter ADD COLUMN created_at INTEGER;
+    `,
+  },
 ];
+
+/** Priority given back to dead letters stored before migration 2 kept theirs: the one of access events. */
+const LEGACY_DEAD_LETTER_PRIORITY = EVENT_PRIORITY.access;
 
 export interface OutboxOptions {
   path: string;
@@ -116,6 +127,12 @@ export interface DeadLetter {
   at: number;
 }
 
+/** What `requeue` did: `left` dead letters matched but did not fit the budget and stay where they are. */
+export interface RequeueResult {
+  requeued: number;
+  left: number;
+}
+
 export interface OutboxStats {
   /** Events waiting for delivery. */
   depth: number;
@@ -147,6 +164,16 @@ export interface Outbox extends EventSink {
   /** Moves rows to the dead-letter table with the reason the central side gave. */
   deadLetter(rows: readonly OutboxRow[], code: ErrorCode, reason: string): void;
   deadLetters(limit?: number): DeadLetter[];
+  /** Dead letters per code. */
+  deadLetterCodes(): Record<string, number>;
+  /**
+   * Moves dead letters (all, or those with `code`) back into the outbox under
+   * their original seq, so they go out before newer events, with their
+   * original CloudEvents ids, so the central side dedupes any it already has.
+   * Never exceeds the budget: delivered rows make room, pending ones are not
+   * shed for it. Call it only while no other process has this outbox open.
+   */
+  requeue(filter?: { code?: string }): RequeueResult;
   /** Called after each group commit that stored at least one event; returns an unsubscribe function. */
   onAppend(listener: () => void): () => void;
   /** Deletes delivered rows older than the retention; returns how many. */
@@ -215,7 +242,11 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     deleteSeq: db.prepare('DELETE FROM outbox WHERE seq = ?'),
     expiredTotals: db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?'),
     deleteExpired: db.prepare('DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?'),
-    moveToDeadLetter: db.prepare('INSERT OR REPLACE INTO dead_letter (seq, id, body, code, reason, at) SELECT seq, id, body, ?, ?, ? FROM outbox WHERE seq = ?'),
+    moveToDeadLetter: db.prepare('INSERT OR REPLACE INTO dead_letter (seq, id, body, code, reason, at, priority, created_at) SELECT seq, id, body, ?, ?, ?, priority, created_at FROM outbox WHERE seq = ?'),
+    deadLetterRows: db.prepare(`SELECT seq, id, body, coalesce(priority, ${LEGACY_DEAD_LETTER_PRIORITY}) AS priority, coalesce(created_at, at) AS createdAt FROM dead_letter WHERE ? IS NULL OR code = ? ORDER BY seq`),
+    deadLetterCodes: db.prepare('SELECT code, count(*) AS n FROM dead_letter GROUP BY code ORDER BY code'),
+    reinsert: db.prepare('INSERT INTO outbox (seq, id, priority, body, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING'),
+    deleteDeadLetter: db.prepare('DELETE FROM dead_letter WHERE seq = ?'),
     rowBytes: db.prepare('SELECT bytes, delivered_at AS deliveredAt FROM outbox WHERE seq = ?'),
     deadLetters: db.prepare('SELECT seq, id, code, reason, at FROM dead_letter ORDER BY seq LIMIT ?'),
   };
@@ -520,6 +551,45 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     },
 
     deadLetters: (limit = 100) => q.deadLetters.all(limit) as DeadLetter[],
+
+    deadLetterCodes: () => Object.fromEntries((q.deadLetterCodes.all() as Array<{ code: string; n: number }>).map((r) => [r.code, r.n])),
+
+    requeue(filter = {}): RequeueResult {
+      if (closed) throw new GatehouseError('GH_OUTBOX_APPEND', 'outbox is closed');
+      const code = filter.code ?? null;
+      const before = { rows: state.rows, bytes: state.bytes, pending: state.pending, deadLetters: state.deadLetters };
+      const move = db.transaction((): RequeueResult => {
+        const rows = q.deadLetterRows.all(code, code) as Array<{ seq: number; id: string; body: string; priority: number; createdAt: number }>;
+        let requeued = 0;
+        for (const row of rows) {
+          const cost = Buffer.byteLength(row.body) + ROW_OVERHEAD_BYTES;
+          // Priority -1: only delivered rows may make room; no pending event is shed for a requeue.
+          if (overBudget(cost) && !makeRoom(cost, -1)) break;
+          if (q.reinsert.run(row.seq, row.id, row.priority, row.body, cost, row.createdAt).changes === 0) continue;
+          q.deleteDeadLetter.run(row.seq);
+          state.rows += 1;
+          state.pending += 1;
+          state.bytes += cost;
+          state.deadLetters -= 1;
+          requeued += 1;
+        }
+        return { requeued, left: rows.length - requeued };
+      });
+      let result: RequeueResult;
+      try {
+        result = move();
+      } catch (err) {
+        // The transaction rolled back: so do the counters.
+        Object.assign(state, before);
+        throw err;
+      }
+      publishGauges();
+      if (result.requeued > 0) {
+        log.info({ code: filter.code, ...result }, 'dead letters moved back into the outbox');
+        for (const l of listeners) l();
+      }
+      return result;
+    },
 
     onAppend(listener: () => void): () => void {
       listeners.add(listener);

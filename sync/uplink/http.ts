@@ -69,6 +69,7 @@ export function httpTransport(opts: HttpTransportOptions): UplinkTransport {
         return { ok: true, duplicates: typeof ack.duplicates === 'number' ? ack.duplicates : 0 };
       }
       const message = `HTTP ${status}: ${text.slice(0, 200)}`;
+      if (isSetupStatus(status)) return { ok: false, retryable: false, setup: true, code: 'GH_UPLINK_AUTH', status, message };
       const retryAfterMs = parseRetryAfter(retryAfter, now());
       return { ok: false, retryable: isRetryableStatus(status), code: 'GH_UPLINK_HTTP', status, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     },
@@ -80,12 +81,21 @@ export function httpTransport(opts: HttpTransportOptions): UplinkTransport {
 }
 
 /**
- * 5xx, 408 and 429 are retried (issue #8). So are 401, 403 and 404: they
- * say the gateway's token or URL is wrong, not that this batch is; dead-
- * lettering on them would empty the outbox on a rotated token. Every other
- * 4xx rejects the batch for good.
+ * 5xx, 408 and 429 are retried (issue #8); so is anything below 400 that is
+ * not a 2xx. Every other 4xx moves the batch to the dead-letter table, never
+ * an endless retry loop: 401, 403 and 404 included (see isSetupStatus).
  */
 export function isRetryableStatus(status: number): boolean {
   if (status >= 500 || status < 400) return true;
-  return status === 408 || status === 429 || status === 401 || status === 403 || status === 404;
+  return status === 408 || status === 429;
+}
+
+/**
+ * 401, 403 and 404 say the gateway's token, certificate or URL is wrong, not
+ * that this batch is: the uplink dead-letters the batch whole (no bisection)
+ * and backs off before the next one, so a rotated token does not empty the
+ * outbox in seconds (docs/sync.md "Authentication").
+ */
+export function isSetupStatus(status: number): boolean {
+  return status === 401 || status === 403 || status === 404;
 }

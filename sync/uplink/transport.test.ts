@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRetryableStatus } from './http.js';
+import { isRetryableStatus, isSetupStatus } from './http.js';
 import { batchBody, idempotencyKey, parseRetryAfter } from './transport.js';
 
 const row = (id: string, body = `{"id":"${id}"}`) => ({ seq: 1, id, body, createdAt: 0 });
@@ -38,8 +38,9 @@ describe('uplink transport helpers', () => {
     );
   });
 
-  it('retries 5xx, 408, 429 and set-up errors (401/403/404) and gives up on other 4xx', () => {
-    for (const s of [500, 502, 503, 408, 429, 401, 403, 404]) expect(isRetryableStatus(s)).toBe(true);
-    for (const s of [400, 409, 413, 415, 422]) expect(isRetryableStatus(s)).toBe(false);
+  it('retries 5xx, 408 and 429 and gives up on every other 4xx, set-up errors (401/403/404) included (issue #8)', () => {
+    for (const s of [500, 502, 503, 408, 429]) expect(isRetryableStatus(s)).toBe(true);
+    for (const s of [400, 401, 403, 404, 409, 413, 415, 422]) expect(isRetryableStatus(s)).toBe(false);
+    expect([400, 401, 403, 404, 408, 422, 429, 500].filter(isSetupStatus)).toEqual([401, 403, 404]);
   });
 });

@@ -12,10 +12,13 @@ export interface UplinkBatch {
  * What a transport reports. `retryable: false` means the central side
  * rejected this batch for good (the uplink bisects it down to the offending
  * event and dead-letters that one); anything else is retried with backoff.
+ * `setup: true` (with `retryable: false`) means the central side refused the
+ * gateway itself, its credentials or URL: the uplink dead-letters the whole
+ * batch and backs off before the next one.
  */
 export type SendResult =
   | { ok: true; duplicates?: number }
-  | { ok: false; retryable: boolean; code: ErrorCode; message: string; status?: number; retryAfterMs?: number };
+  | { ok: false; retryable: boolean; setup?: boolean; code: ErrorCode; message: string; status?: number; retryAfterMs?: number };
 
 export interface UplinkTransport {
   readonly name: string;

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../gateway/core/log.js';
+import type { Alarm } from '../../gateway/core/types.js';
 import type { CloudEvent } from '../../gateway/events/cloudevent.js';
 import { openOutbox, type Outbox } from '../outbox/outbox.js';
 import { backoffDelay, createUplink, type UplinkStatus } from './uplink.js';
@@ -127,6 +128,42 @@ describe('uplink', () => {
     expect(t.sent).toHaveLength(1);
     await up.stop();
     expect(t.sent).toHaveLength(1);
+  });
+
+  it('on a refusal of the gateway itself (401) dead-letters the batch whole, then backs off (growing, capped) and sends one event at a time', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    await fill(10);
+    let refuse = true;
+    const t = scriptedTransport(() => (refuse ? { ok: false, retryable: false, setup: true, code: 'GH_UPLINK_AUTH', status: 401, message: 'HTTP 401: unknown token' } : { ok: true }));
+    const alarms: Alarm[] = [];
+    // baseMs 10, capMs 40, no jitter (random 0): waits of 5, 10, 20, 20 ms.
+    const up = createUplink({ outbox, transport: t, batchSize: 4, clock, log: silentLogger(), metrics: new Registry(), backoff: { baseMs: 10, capMs: 40 }, random: () => 0, raiseAlarm: (a) => alarms.push(a) });
+    up.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.sent.map((b) => b.rows.length)).toEqual([4]);
+    const sendsAt: number[] = [];
+    for (let ms = 1; ms <= 55; ms++) {
+      const before = t.sent.length;
+      await vi.advanceTimersByTimeAsync(1);
+      if (t.sent.length > before) sendsAt.push(ms);
+    }
+    expect(sendsAt).toEqual([5, 15, 35, 55]);
+    expect(t.sent.map((b) => b.rows.length)).toEqual([4, 1, 1, 1, 1]);
+    expect(outbox.deadLetters(100).map((d) => d.code)).toEqual(Array(8).fill('GH_UPLINK_AUTH'));
+    expect(up.status()).toMatchObject({ lastError: { code: 'GH_UPLINK_AUTH' }, setupProblem: { code: 'GH_UPLINK_AUTH', status: 401, deadLettered: 8 } });
+    // One alarm for the whole run of refusals; appends do not cut the backoff short.
+    expect(alarms).toEqual([expect.objectContaining({ kind: 'link_down', source: 'uplink', code: 'GH_UPLINK_AUTH', active: true })]);
+    await outbox.append(ev(50), 'access');
+    await vi.advanceTimersByTimeAsync(5);
+    expect(t.sent).toHaveLength(5);
+
+    refuse = false;
+    await vi.advanceTimersByTimeAsync(20);
+    expect(outbox.depth()).toBe(0);
+    expect(t.sent.slice(5).map((b) => b.rows.length)).toEqual([1, 2]);
+    expect(up.status().setupProblem).toBeUndefined();
+    expect(alarms.at(-1)).toMatchObject({ kind: 'link_down', source: 'uplink', active: false });
+    await up.stop();
   });
 
   it('treats a transport that throws as a retryable internal failure, never as an ack', async () => {

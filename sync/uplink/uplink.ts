@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../gateway/core/clock.js';
+import type { Alarm } from '../../gateway/core/types.js';
 import type { Logger } from '../../gateway/core/log.js';
 import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
 import { counter, gauge } from '../metrics.js';
@@ -14,6 +15,21 @@ export interface UplinkStatus {
   /** Age of the oldest undelivered event (ms), when there is one. */
   lagMs?: number;
   connected: boolean;
+  /**
+   * Set while the central side refuses the gateway itself (401/403/404: token,
+   * certificate or URL); cleared by the next acknowledged batch.
+   */
+  setupProblem?: SetupProblem;
+}
+
+export interface SetupProblem {
+  code: ErrorCode;
+  status?: number;
+  message: string;
+  /** Wall-clock ms of the first refusal in this run of refusals. */
+  since: number;
+  /** Events dead-lettered by these refusals (`gatehouse sync requeue --code GH_UPLINK_AUTH` moves them back). */
+  deadLettered: number;
 }
 
 export interface BackoffOptions {
@@ -35,6 +51,8 @@ export interface UplinkOptions {
   log: Logger;
   metrics: Registry;
   onStatus?: (s: UplinkStatus) => void;
+  /** Raised (kind `link_down`, source `uplink`) while the central side refuses the gateway's credentials or URL. */
+  raiseAlarm?: (a: Alarm) => void;
   backoff?: Partial<BackoffOptions>;
   /** How long an idle uplink sleeps before looking at the outbox again (appends wake it earlier). */
   idleMs?: number;
@@ -68,7 +86,11 @@ type Step = 'idle' | 'sent' | 'retry';
  * retried with the same idempotency key until it is acknowledged; rows are
  * marked delivered only after the acknowledgement. A batch the central side
  * rejects for good is split in halves until the offending event is alone,
- * and that event goes to the dead-letter table with the reason.
+ * and that event goes to the dead-letter table with the reason. A refusal of
+ * the gateway itself (401/403/404) dead-letters the batch whole, then the
+ * uplink backs off and sends one event at a time until one is acknowledged:
+ * a wrong token costs the first batch, then one or two events a minute with
+ * the default 60 s cap, all of them requeueable (`gatehouse sync requeue`).
  */
 export function createUplink(opts: UplinkOptions): Uplink {
   const { outbox, transport, clock, log } = opts;
@@ -95,11 +117,15 @@ export function createUplink(opts: UplinkOptions): Uplink {
   let unsubscribe: (() => void) | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let retryDelay = 0;
+  /** Consecutive refusals of the gateway itself; their backoff grows with this. */
+  let setupRefusals = 0;
+  let setupProblem: SetupProblem | undefined;
 
   const status = (): UplinkStatus => {
     const s: UplinkStatus = { deadLetters: outbox.stats().deadLetters, connected: st.connected };
     if (st.lastSuccessAt !== undefined) s.lastSuccessAt = st.lastSuccessAt;
     if (st.lastError) s.lastError = { ...st.lastError };
+    if (setupProblem) s.setupProblem = { ...setupProblem };
     const oldest = outbox.peek(1)[0];
     if (oldest) s.lagMs = Math.max(0, clock.now() - oldest.createdAt);
     m.lag.set((s.lagMs ?? 0) / 1000);
@@ -125,6 +151,7 @@ export function createUplink(opts: UplinkOptions): Uplink {
     m.batches.inc({ result: 'rejected' });
     current = undefined;
     attempts = 0;
+    if (r.setup) return onSetupRefusal(batch, r);
     if (batch.rows.length > 1) {
       const half = Math.ceil(batch.rows.length / 2);
       queue.unshift(batch.rows.slice(0, half), batch.rows.slice(half));
@@ -139,11 +166,37 @@ export function createUplink(opts: UplinkOptions): Uplink {
     return 'sent';
   };
 
+  /** The central side refused the gateway itself: dead-letter the batch whole, alarm, and back off (growing, capped). */
+  const onSetupRefusal = (batch: UplinkBatch, r: Extract<SendResult, { ok: false }>): Step => {
+    outbox.deadLetter(batch.rows, r.code, r.message);
+    m.deadLetters.inc(batch.rows.length);
+    setupRefusals += 1;
+    retryDelay = backoffDelay(setupRefusals, backoff, random);
+    const first = setupProblem === undefined;
+    setupProblem = { code: r.code, message: r.message, since: setupProblem?.since ?? clock.now(), deadLettered: (setupProblem?.deadLettered ?? 0) + batch.rows.length, ...(r.status !== undefined ? { status: r.status } : {}) };
+    const advice = 'check central.token, the TLS client certificate and central.url; once fixed, run `gatehouse sync requeue --code GH_UPLINK_AUTH` with the gateway stopped';
+    log.error(
+      { code: r.code, status: r.status, events: batch.rows.length, deadLettered: setupProblem.deadLettered, retryInMs: retryDelay },
+      `central refused this gateway (${r.message}); the batch was dead-lettered and the uplink sends one event per backoff until it is accepted: ${advice}`,
+    );
+    if (first) {
+      opts.raiseAlarm?.({ kind: 'link_down', source: 'uplink', code: r.code, message: `central refuses this gateway (${r.message}): ${advice}`, at: clock.now(), active: true, ...(r.status !== undefined ? { details: { status: r.status } } : {}) });
+    }
+    report();
+    return 'retry';
+  };
+
   /** One send attempt; serialised so drainNow and the background loop never send the same rows twice at once. */
   const step = (): Promise<Step> => {
     const run = async (): Promise<Step> => {
       if (!current) {
-        const rows = queue.shift() ?? outbox.peek(opts.batchSize);
+        // While the central side refuses the gateway, one event per attempt: each refusal dead-letters what it was sent.
+        const limit = setupProblem ? 1 : opts.batchSize;
+        let rows = queue.shift() ?? outbox.peek(limit);
+        if (rows.length > limit) {
+          queue.unshift(rows.slice(limit));
+          rows = rows.slice(0, limit);
+        }
         if (rows.length === 0) return 'idle';
         current = { rows, key: idempotencyKey(rows) };
         attempts = 0;
@@ -166,6 +219,12 @@ export function createUplink(opts: UplinkOptions): Uplink {
       st.lastSuccessAt = clock.now();
       delete st.lastError;
       m.connected.set(1);
+      if (setupProblem) {
+        log.warn({ deadLettered: setupProblem.deadLettered, since: setupProblem.since }, 'central accepts this gateway again; events dead-lettered while it refused can be requeued with `gatehouse sync requeue --code GH_UPLINK_AUTH`');
+        opts.raiseAlarm?.({ kind: 'link_down', source: 'uplink', message: 'central accepts this gateway again', at: clock.now(), active: false });
+        setupProblem = undefined;
+        setupRefusals = 0;
+      }
       if (recovered) {
         log.info({ events: batch.rows.length }, 'uplink delivering');
         report();

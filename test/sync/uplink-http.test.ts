@@ -87,14 +87,21 @@ describe('HTTP uplink against the central stand-in', () => {
     expect(uplink.status().lastError).toBeUndefined();
   });
 
-  it('keeps events while the token is rejected (401) instead of dead-lettering them', async () => {
+  it('dead-letters a batch refused with 401 as GH_UPLINK_AUTH; after the token is fixed a requeue delivers it exactly once', async () => {
     const wrong = httpTransport({ url: central.url, token: 'nope', timeoutMs: 1000, gatewayId: 'gw1' });
     const up = createUplink({ outbox, transport: wrong, batchSize: 50, clock, log: silentLogger(), metrics: new Registry() });
     await appendMany(3);
-    await expect(up.drainNow()).rejects.toMatchObject({ code: 'GH_UPLINK_HTTP' });
-    expect(outbox.depth()).toBe(3);
-    expect(outbox.stats().deadLetters).toBe(0);
+    const ids = outbox.peek(3).map((r) => r.id);
+    await expect(up.drainNow()).rejects.toMatchObject({ code: 'GH_UPLINK_AUTH' });
+    expect(outbox.depth()).toBe(0);
+    expect(outbox.deadLetters()).toEqual(ids.map((id) => expect.objectContaining({ id, code: 'GH_UPLINK_AUTH', reason: expect.stringMatching(/^HTTP 401/) })));
+    expect(up.status()).toMatchObject({ lastError: { code: 'GH_UPLINK_AUTH' }, setupProblem: { status: 401, deadLettered: 3 } });
     await wrong.close();
+
+    expect(outbox.requeue({ code: 'GH_UPLINK_AUTH' })).toEqual({ requeued: 3, left: 0 });
+    await uplink.drainNow();
+    expect(central.events().map((e) => e.id)).toEqual(ids);
+    expect(central.counts()).toMatchObject({ unique: 3, duplicates: 0 });
   });
 
   it('survives a stop and restart of the central side while running on its own', async () => {

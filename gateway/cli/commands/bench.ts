@@ -38,6 +38,14 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new CliExit(EXIT_INVALID, `--${name} must be a whole number >= 0, got "${v}"`);
+    return n;
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('bench')
@@ -52,6 +60,7 @@ export function register(program: Command): void {
     .option('--devices <n>', 'number of simulated devices (mqtt)', positiveInt('devices'))
     .option('--entries <n>', 'number of entries (surge)', positiveInt('entries'))
     .option('--seconds <n>', 'length of the surge in seconds (surge)', positiveInt('seconds'))
+    .option('--interval-ms <n>', 'decide every n ms while the snapshot loads; 0 = back to back (snapshot)', nonNegativeInt('interval-ms'))
     .action(async (name: string, opts: Record<string, string | number | boolean>) => {
       const { json: _json, ...options } = opts;
       if (name === 'all') {

@@ -1,10 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startCentralStandIn, type CentralStandIn } from '../../../scripts/central/index.js';
+import { openOutbox } from '../../../sync/outbox/outbox.js';
 import { runCli } from '../../../test/helpers/cli.js';
+import { systemClock } from '../../core/clock.js';
+import { silentLogger } from '../../core/log.js';
 import { main } from '../main.js';
 
 const SECRETS = resolve('config/examples/secrets');
@@ -76,6 +82,66 @@ describe('gatehouse sync pull', () => {
     const r = await gatehouse(['sync', 'pull', '--config', join(dir, 'bad.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+:/);
+  });
+});
+
+describe('gatehouse sync requeue', () => {
+  let dir: string;
+  const writeConfig = (adminPort: number) => {
+    const demo = readFileSync('config/examples/demo.yaml', 'utf8')
+      .replace(/dataDir: .*/, `dataDir: ${join(dir, 'data')}`)
+      .replace(/port: 9464/, `port: ${adminPort}`)
+      .replace(/secrets\/demo-/g, `${SECRETS}/demo-`);
+    writeFileSync(join(dir, 'gw.yaml'), demo);
+    return join(dir, 'gw.yaml');
+  };
+  const outboxOf = () =>
+    openOutbox({ path: join(dir, 'data', 'outbox.db'), maxBytes: 1e8, maxRows: 1e6, retentionHours: 1, groupCommitMs: 0, clock: systemClock(), log: silentLogger(), metrics: new Registry(), raiseAlarm: () => undefined });
+  const event = (id: string) => ({ specversion: '1.0' as const, id, source: 'gatehouse://gw/t', type: 'io.gatehouse.test', time: new Date(0).toISOString(), datacontenttype: 'application/json' as const, data: {} });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-requeue-cli-'));
+    const box = outboxOf();
+    for (const id of ['ev-1', 'ev-2', 'ev-3']) await box.append(event(id), 'access');
+    const rows = box.peek(3);
+    box.deadLetter(rows.slice(0, 2), 'GH_UPLINK_AUTH', 'HTTP 401: unknown token');
+    box.deadLetter(rows.slice(2), 'GH_UPLINK_DEAD_LETTER', 'HTTP 422: bad event');
+    await box.close();
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('moves the dead letters with one code back into the outbox with their original ids (exit 0)', async () => {
+    const r = await gatehouse(['sync', 'requeue', '--config', writeConfig(0), '--code', 'GH_UPLINK_AUTH', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, requeued: 2, left: 0, deadLetters: { GH_UPLINK_DEAD_LETTER: 1 } });
+    const box = outboxOf();
+    expect(box.peek(10).map((row) => row.id)).toEqual(['ev-1', 'ev-2']);
+    await box.close();
+    const all = await gatehouse(['sync', 'requeue', '--config', writeConfig(0), '--all']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toBe('requeued 1 dead letters\n');
+  });
+
+  it('exits 2 unless exactly one of --all and --code is given', async () => {
+    expect((await gatehouse(['sync', 'requeue', '--config', writeConfig(0)])).code).toBe(2);
+    const both = await gatehouse(['sync', 'requeue', '--config', writeConfig(0), '--all', '--code', 'GH_UPLINK_AUTH']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/usage: gatehouse sync requeue/);
+  });
+
+  it('refuses (exit 1) while a gateway with this config answers on its admin port, and leaves the dead letters', async () => {
+    const admin = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+    await new Promise<void>((res) => admin.listen(0, '127.0.0.1', res));
+    try {
+      const r = await gatehouse(['sync', 'requeue', '--config', writeConfig((admin.address() as AddressInfo).port), '--all']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/a gateway is running/);
+    } finally {
+      await new Promise((res) => admin.close(res));
+    }
+    const box = outboxOf();
+    expect(box.stats().deadLetters).toBe(3);
+    await box.close();
   });
 });
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { readSecret, readSecretText, resolveFromConfig } from '../../../config/secrets.js';
@@ -5,17 +6,23 @@ import { formatProblem, loadConfigFile } from '../../../config/load.js';
 import type { GatewayConfig } from '../../../config/schema.js';
 import { createDownlink, type SnapshotProgress } from '../../../sync/downlink/downlink.js';
 import { parsePublicKey } from '../../../sync/downlink/signature.js';
+import { openOutbox, type RequeueResult } from '../../../sync/outbox/outbox.js';
 import { readCentralTls } from '../../../sync/config.js';
 import type { EntitlementSink } from '../../access/model.js';
 import { openEntitlementStore } from '../../access/store.js';
 import { systemClock } from '../../core/clock.js';
 import { createLogger } from '../../core/log.js';
 import { isGatehouseError } from '../../errors.js';
+import { checkRunningGateway } from '../../ops/checks/running.js';
 import { CliExit, EXIT_INVALID, EXIT_OK, EXIT_RUNTIME } from '../exit.js';
 
 const USAGE = 'usage: gatehouse sync pull --config FILE [--verify-only] [--json]';
+const REQUEUE_USAGE = 'usage: gatehouse sync requeue --config FILE (--all | --code GH_...) [--json]';
 
-/** `gatehouse sync pull`: one signed entitlement snapshot from the central side into the local store. */
+/**
+ * `gatehouse sync pull`: one signed entitlement snapshot from the central side into the local store.
+ * `gatehouse sync requeue`: dead-lettered events back into the outbox (docs/sync.md "Dead letters").
+ */
 export function register(program: Command): void {
   const sync = program.command('sync').description('talk to the central CRM by hand (docs/sync.md)');
   sync
@@ -68,6 +75,49 @@ export function register(program: Command): void {
         close();
       }
       throw new CliExit(EXIT_OK);
+    });
+
+  sync
+    .command('requeue')
+    .description('move dead-lettered events back into the outbox with their original ids, e.g. after fixing a rejected token (run it while the gateway is stopped)')
+    .requiredOption('-c, --config <file>', 'gateway config file (YAML)')
+    .option('--all', 'every dead letter')
+    .option('--code <code>', 'only dead letters with this code, e.g. GH_UPLINK_AUTH')
+    .option('--json', 'print one JSON object: { ok, requeued, left, deadLetters }')
+    .action(async (opts: { config: string; all?: boolean; code?: string; json?: boolean }) => {
+      if ((opts.all === true) === (opts.code !== undefined)) throw new CliExit(EXIT_INVALID, `GH_USAGE: give either --all or --code\n${REQUEUE_USAGE}`);
+      const loaded = loadConfigFile(opts.config);
+      if (!loaded.ok) throw new CliExit(EXIT_INVALID, loaded.problems.map(formatProblem).join('\n'));
+      // The running gateway keeps the outbox's counters (depth, budget) in memory: moving rows under it would make them lie.
+      if ((await checkRunningGateway(loaded.value)).running) {
+        throw new CliExit(EXIT_RUNTIME, `a gateway is running with ${opts.config} (its admin port answers); stop it, requeue, then start it again`);
+      }
+      const { config, baseDir } = loaded.value;
+      const log = createLogger({ pretty: false, destination: process.stderr, level: 'warn' });
+      const outbox = openOutbox({
+        path: join(resolveFromConfig(baseDir, config.storage.dataDir), 'outbox.db'),
+        ...config.storage.outbox,
+        clock: systemClock(),
+        log,
+        metrics: new Registry(),
+        raiseAlarm: (a) => log.error({ alarm: a.kind, code: a.code }, a.message),
+      });
+      let result: RequeueResult;
+      let remaining: Record<string, number>;
+      try {
+        result = outbox.requeue(opts.code !== undefined ? { code: opts.code } : {});
+        remaining = outbox.deadLetterCodes();
+      } finally {
+        await outbox.close();
+      }
+      const ok = result.left === 0;
+      if (opts.json) process.stdout.write(JSON.stringify({ ok, ...result, deadLetters: remaining }) + '\n');
+      else {
+        const what = opts.code !== undefined ? `dead letters with ${opts.code}` : 'dead letters';
+        process.stdout.write(`requeued ${result.requeued} ${what}${result.left > 0 ? `; ${result.left} did not fit the outbox budget: let it drain, then requeue again` : ''}\n`);
+        for (const [code, n] of Object.entries(remaining)) process.stdout.write(`  still dead-lettered: ${n} with ${code}\n`);
+      }
+      throw new CliExit(ok ? EXIT_OK : EXIT_RUNTIME);
     });
 }
 
