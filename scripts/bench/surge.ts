@@ -49,6 +49,9 @@ export async function run(options: Record<string, string | number | boolean>): P
       ? {
           lane_p99_ms_clean: reference.lane_p99_ms,
           lane_p99_change_pct: Number((((main.lane_p99_ms - reference.lane_p99_ms) / reference.lane_p99_ms) * 100).toFixed(1)),
+          // The "the rest of the venue must not notice": the lanes hostile traffic does not hit directly.
+          lane_p99_ms_rest_of_venue: main.lane_p99_ms_rest_of_venue,
+          rest_of_venue_lane_p99_change_pct: Number((((main.lane_p99_ms_rest_of_venue - reference.lane_p99_ms) / reference.lane_p99_ms) * 100).toFixed(1)),
           clean: figures(reference),
         }
       : {}),

@@ -22,6 +22,8 @@ const summary: SimulationSummary = {
   lane_p50_ms: 10,
   lane_p99_ms: 50,
   lane_p99_ms_by_transport: { osdp: 50, mqtt: 12 },
+  lane_p99_ms_rest_of_venue: 31,
+  hostile_lanes: ['n1'],
   central_lag_p95_ms: 150,
   central_lag_p95_ms_outside_outage: 150,
   access_events_at_central: 100,
@@ -50,6 +52,8 @@ describe('run report', () => {
     expect(text).toContain('100 entries in 5 s over 3 lanes (2 osdp, 1 mqtt)');
     expect(text).toMatch(/lane p50 \/ p99 +10 ms \/ 50 ms/);
     expect(text).toContain('0 duplicates, 0 lost');
+    expect(text).toMatch(/rest of venue +lane p99 31 ms \(without n1,/);
+    expect(formatSummary({ ...summary, hostile_lanes: [] })).not.toContain('rest of venue');
     expect(text).toContain('GH_MQTT_PAYLOAD x12');
     expect(text).toContain('not simulated    desk-hid');
     expect(formatSummary({ ...summary, decision_p99_ms: -1, gateway_errors: {}, skipped_devices: [], slowest_lanes: [] })).toMatch(/decision p99 +n\/a/);
