@@ -19,6 +19,7 @@ import { eventFactory, type CloudEvent } from '../../gateway/events/cloudevent.j
 import { createEngagement, type Engagement } from '../../gateway/engagement/index.js';
 import { EVENT_TYPES } from '../../gateway/engagement/event-schemas.js';
 import { rssiAtDistance } from '../../gateway/engagement/proximity.js';
+import { seededRandom as prng } from '../simulate/crowd.js';
 
 /**
  * `gatehouse bench engagement --json` (issue #7).
@@ -84,17 +85,6 @@ function benchConfig(zones: number): GatewayConfig {
   });
 }
 
-/** mulberry32: a small seeded PRNG so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

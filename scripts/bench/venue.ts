@@ -13,6 +13,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import type { Credential } from '../../gateway/core/types.js';
 import { eventFactory } from '../../gateway/events/cloudevent.js';
 import { createVenueLink, venueConflictWindows, type VenueLink } from '../../sync/venue/index.js';
+import { seededRandom as prng } from '../simulate/crowd.js';
 
 /**
  * `gatehouse bench venue --json` (issue #11): three gateway processes sharing
@@ -46,17 +47,6 @@ function percentile(values: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** Deterministic PRNG (mulberry32) so a rerun on the same samples gives the same interval. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * 95% interval of p(a)/p(b) over paired samples (a[i] and b[i] decided in the
