@@ -1,5 +1,6 @@
 import type { Clock } from '../../gateway/core/clock.js';
-import type { EdgeListener, Level, LineRequest, PinIO } from './pinio.js';
+import { PinWatchers } from './pin-watchers.js';
+import type { Level, LineRequest, PinIO } from './pinio.js';
 
 export interface MemoryPinIO extends PinIO {
   /** Drives an input to `value` (as a wire would), stamped `monoAt` (default: clock now). */
@@ -19,7 +20,7 @@ export interface MemoryPinIO extends PinIO {
 export function createMemoryPinIO(clock: Pick<Clock, 'monotonic'>, options: { failOpen?: Error } = {}): MemoryPinIO {
   const levels = new Map<string, Level>();
   const directions = new Map<string, 'in' | 'out'>();
-  const listeners = new Map<string, Set<EdgeListener>>();
+  const watchers = new PinWatchers();
   const written = new Map<string, Array<{ value: Level; monoAt: number }>>();
   let open = false;
   const need = (name: string, direction: 'in' | 'out') => {
@@ -48,21 +49,16 @@ export function createMemoryPinIO(clock: Pick<Clock, 'monotonic'>, options: { fa
       if (!list) written.set(name, (list = []));
       list.push({ value, monoAt: clock.monotonic() });
     },
-    watch(name, listener) {
-      let set = listeners.get(name);
-      if (!set) listeners.set(name, (set = new Set()));
-      set.add(listener);
-      return () => set.delete(listener);
-    },
+    watch: (name, listener) => watchers.watch(name, listener),
     async close() {
       open = false;
-      listeners.clear();
+      watchers.clear();
     },
     set(name, value, monoAt = clock.monotonic()) {
       need(name, 'in');
       if (levels.get(name) === value) return;
       levels.set(name, value);
-      for (const l of listeners.get(name) ?? []) l(value, monoAt);
+      watchers.emit(name, value, monoAt);
     },
     pulse(name, monoAt = clock.monotonic()) {
       io.set(name, 0, monoAt);

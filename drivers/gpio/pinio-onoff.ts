@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Clock } from '../../gateway/core/clock.js';
 import { GatehouseError } from '../../gateway/errors.js';
 import type * as Onoff from 'onoff';
-import type { EdgeListener, Level, LineRequest, PinIO } from './pinio.js';
+import { PinWatchers } from './pin-watchers.js';
+import type { Level, LineRequest, PinIO } from './pinio.js';
 
 /** The GPIO chip labels of a Raspberry Pi's 40-pin header: BCM2835/6/7 (Pi 1-3), BCM2711 (Pi 4), RP1 (Pi 5). */
 const HEADER_CHIP_LABELS = /^pinctrl-(bcm2835|bcm2711|bcm2712|rp1)$/;
@@ -48,7 +49,7 @@ interface OnoffGpio {
  */
 export function createOnoffPinIO(options: { chipBase: number | 'auto'; clock: Pick<Clock, 'monotonic'>; sysfsRoot?: string }): PinIO {
   const lines = new Map<string, OnoffGpio>();
-  const listeners = new Map<string, Set<EdgeListener>>();
+  const watchers = new PinWatchers();
   const get = (name: string) => {
     const g = lines.get(name);
     if (!g) throw new Error(`unknown line ${name}`);
@@ -88,13 +89,8 @@ export function createOnoffPinIO(options: { chipBase: number | 'auto'; clock: Pi
             g.watch((err, value) => {
               if (err) return;
               const at = options.clock.monotonic();
-              const set = listeners.get(r.name) ?? [];
-              if (edge === 'falling') {
-                for (const l of set) l(0, at);
-                for (const l of set) l(1, at);
-              } else {
-                for (const l of set) l(value, at);
-              }
+              if (edge === 'falling') watchers.pulse(r.name, at);
+              else watchers.emit(r.name, value, at);
             });
           }
         }
@@ -105,14 +101,9 @@ export function createOnoffPinIO(options: { chipBase: number | 'auto'; clock: Pi
     },
     read: (name) => get(name).readSync(),
     write: (name, value) => get(name).writeSync(value),
-    watch(name, listener) {
-      let set = listeners.get(name);
-      if (!set) listeners.set(name, (set = new Set()));
-      set.add(listener);
-      return () => set.delete(listener);
-    },
+    watch: (name, listener) => watchers.watch(name, listener),
     async close() {
-      listeners.clear();
+      watchers.clear();
       release();
     },
   };

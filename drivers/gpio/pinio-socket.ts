@@ -2,7 +2,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { Clock } from '../../gateway/core/clock.js';
 import { GatehouseError } from '../../gateway/errors.js';
-import type { EdgeListener, Level, LineRequest, PinIO } from './pinio.js';
+import { PinWatchers } from './pin-watchers.js';
+import type { Level, LineRequest, PinIO } from './pinio.js';
 
 /**
  * Parses one line of the socket edge protocol (docs/readers.md, "Simulated lines"):
@@ -56,14 +57,14 @@ export function createSocketPinIO(options: { path: string; clock: Pick<Clock, 'm
   const { path, clock } = options;
   const levels = new Map<string, Level>();
   const directions = new Map<string, 'in' | 'out'>();
-  const listeners = new Map<string, Set<EdgeListener>>();
+  const watchers = new PinWatchers();
   const clients = new Set<Socket>();
   let server: Server | undefined;
 
   const setLevel = (line: string, value: Level, monoAt: number) => {
     if (levels.get(line) === value) return;
     levels.set(line, value);
-    for (const l of listeners.get(line) ?? []) l(value, monoAt);
+    watchers.emit(line, value, monoAt);
   };
 
   const serve = (socket: Socket) => {
@@ -148,14 +149,9 @@ export function createSocketPinIO(options: { path: string; clock: Pick<Clock, 'm
       levels.set(name, value);
       for (const c of clients) c.write(`out ${name} ${value}\n`);
     },
-    watch(name, listener) {
-      let set = listeners.get(name);
-      if (!set) listeners.set(name, (set = new Set()));
-      set.add(listener);
-      return () => set.delete(listener);
-    },
+    watch: (name, listener) => watchers.watch(name, listener),
     async close() {
-      listeners.clear();
+      watchers.clear();
       for (const c of clients) c.destroy();
       clients.clear();
       const srv = server;

@@ -64,6 +64,29 @@ describe('hid driver', () => {
     expect(driver.state()).toBe('stopped');
   });
 
+  it('stays stopped and closes the device when stop() comes while it is still opening', async () => {
+    const t = readerContext(config);
+    let finishOpen: () => void = () => {};
+    let closes = 0;
+    const source: HidSource = {
+      open: () => new Promise<void>((resolve) => (finishOpen = resolve)),
+      onReport: () => {},
+      onClose: () => {},
+      close: async () => {
+        closes++;
+      },
+    };
+    const driver = createHidDriver(t.ctx, { source });
+    const starting = driver.start();
+    await driver.stop();
+    finishOpen();
+    await starting;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(driver.state()).toBe('stopped');
+    expect(closes).toBe(2);
+    expect(t.seen('device.status').at(-1)).toMatchObject({ state: 'stopped' });
+  });
+
   it('needs vendor/product ids or a path in config', () => {
     expect(hidDeviceSchema.safeParse({ id: 'x', driver: 'hid', vendorId: 1 }).success).toBe(false);
     expect(hidDeviceSchema.safeParse({ id: 'x', driver: 'hid', path: '/dev/hidraw0' }).success).toBe(true);

@@ -1,8 +1,6 @@
 import type { Driver, DriverContext, DriverFactory } from '../../gateway/core/driver.js';
-import type { DeviceState } from '../../gateway/core/types.js';
-import { errorCodeOf } from '../../gateway/errors.js';
 import { readerMetrics } from '../gpio/metrics.js';
-import { Retrier } from '../gpio/retry.js';
+import { createReconnectingSource } from '../gpio/reconnecting-source.js';
 import type { HidDeviceConfig } from './config.js';
 import { WedgeDecoder } from './decode.js';
 import { createNodeHidSource, type HidSource } from './source.js';
@@ -24,13 +22,6 @@ export function createHidDriver(ctx: DriverContext<HidDeviceConfig>, deps: HidDe
   const metrics = readerMetrics(ctx.metrics);
   const decoder = new WedgeDecoder({ interKeyTimeoutMs: config.interKeyTimeoutMs, maxLength: config.maxLength });
   const source = deps.source ?? createNodeHidSource(config);
-  let state: DeviceState = 'stopped';
-  let stopped = true;
-
-  const setState = (next: DeviceState, reason?: string) => {
-    state = next;
-    bus.emit('device.status', { deviceId: id, state: next, ...(reason ? { reason } : {}), at: clock.now() });
-  };
 
   source.onReport((report) => {
     for (const ev of decoder.report(report, clock.monotonic())) {
@@ -48,42 +39,27 @@ export function createHidDriver(ctx: DriverContext<HidDeviceConfig>, deps: HidDe
     }
   });
 
-  const retrier = new Retrier({
-    attempt: async () => {
+  const shell = createReconnectingSource(ctx, {
+    metrics,
+    code: 'GH_HID_UNAVAILABLE',
+    what: 'HID reader',
+    failedState: 'unavailable',
+    open: async () => {
       await source.open();
+      // stop() came while the device was opening: it stays closed and the driver stays stopped.
+      if (shell.stopped) {
+        await source.close();
+        return;
+      }
       decoder.reset();
-      setState('online');
+      shell.setState('online');
     },
-    onError: (err, retryInMs) => {
-      const code = errorCodeOf(err) === 'GH_INTERNAL' ? 'GH_HID_UNAVAILABLE' : errorCodeOf(err);
-      metrics.rejects.inc({ device: id, code });
-      log.warn({ code, retryInMs }, `HID reader unavailable: ${(err as Error).message}`);
-      setState('unavailable', (err as Error).message);
-    },
+    close: () => source.close(),
   });
 
-  source.onClose((err) => {
-    if (stopped) return;
-    log.warn({ code: 'GH_HID_UNAVAILABLE' }, `HID reader went away: ${err?.message ?? 'closed'}`);
-    setState('offline', err?.message ?? 'device closed');
-    retrier.retryLater();
-  });
+  source.onClose((err) => shell.lost(`HID reader went away: ${err?.message ?? 'closed'}`, err?.message ?? 'device closed'));
 
-  return {
-    id,
-    async start() {
-      stopped = false;
-      setState('starting');
-      await retrier.start();
-    },
-    async stop() {
-      stopped = true;
-      retrier.stop();
-      await source.close();
-      setState('stopped');
-    },
-    state: () => state,
-  };
+  return { id, start: shell.start, stop: shell.stop, state: shell.state };
 }
 
 export const createDriver: DriverFactory<HidDeviceConfig> = (ctx) => createHidDriver(ctx);

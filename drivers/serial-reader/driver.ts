@@ -1,8 +1,6 @@
 import type { Driver, DriverContext, DriverFactory } from '../../gateway/core/driver.js';
-import type { DeviceState } from '../../gateway/core/types.js';
-import { errorCodeOf } from '../../gateway/errors.js';
 import { readerMetrics } from '../gpio/metrics.js';
-import { Retrier } from '../gpio/retry.js';
+import { createReconnectingSource } from '../gpio/reconnecting-source.js';
 import { openSerialTransport, type SerialOptions, type Transport } from '../serial/transport.js';
 import type { SerialReaderDeviceConfig } from './config.js';
 import { decodeSerialFrames } from './decode.js';
@@ -23,16 +21,10 @@ export function createSerialReaderDriver(ctx: DriverContext<SerialReaderDeviceCo
   const id = config.id;
   const metrics = readerMetrics(ctx.metrics);
   const open = deps.openTransport ?? openSerialTransport;
-  let state: DeviceState = 'stopped';
   let transport: Transport | undefined;
   let rest: Buffer = Buffer.alloc(0);
   let lastByteAt = -Infinity;
-  let stopped = true;
 
-  const setState = (next: DeviceState, reason?: string) => {
-    state = next;
-    bus.emit('device.status', { deviceId: id, state: next, ...(reason ? { reason } : {}), at: clock.now() });
-  };
   const frameError = (detail: string, raw: Buffer) => {
     metrics.frames.inc({ device: id, driver: 'serial-reader', result: 'bad_frame' });
     metrics.rejects.inc({ device: id, code: 'GH_SERIAL_READER_FRAME' });
@@ -55,10 +47,14 @@ export function createSerialReaderDriver(ctx: DriverContext<SerialReaderDeviceCo
     }
   };
 
-  const retrier = new Retrier({
-    attempt: async () => {
+  const shell = createReconnectingSource(ctx, {
+    metrics,
+    code: 'GH_SERIAL_OPEN',
+    what: 'serial reader',
+    failedState: 'offline',
+    open: async () => {
       const t = await open({ path: config.path, baudRate: config.baudRate, dataBits: config.dataBits, parity: config.parity, stopBits: config.stopBits });
-      if (stopped) {
+      if (shell.stopped) {
         await t.close();
         return;
       }
@@ -68,38 +64,18 @@ export function createSerialReaderDriver(ctx: DriverContext<SerialReaderDeviceCo
       t.onClose((err) => {
         if (transport !== t) return;
         transport = undefined;
-        if (stopped) return;
-        log.warn({ code: 'GH_SERIAL_OPEN' }, `serial reader port closed: ${err?.message ?? 'closed'}`);
-        setState('offline', err?.message ?? 'port closed');
-        retrier.retryLater();
+        shell.lost(`serial reader port closed: ${err?.message ?? 'closed'}`, err?.message ?? 'port closed');
       });
-      setState('online');
+      shell.setState('online');
     },
-    onError: (err, retryInMs) => {
-      const code = errorCodeOf(err) === 'GH_INTERNAL' ? 'GH_SERIAL_OPEN' : errorCodeOf(err);
-      metrics.rejects.inc({ device: id, code });
-      log.warn({ code, retryInMs }, `serial reader unavailable: ${(err as Error).message}`);
-      setState('offline', (err as Error).message);
-    },
-  });
-
-  return {
-    id,
-    async start() {
-      stopped = false;
-      setState('starting');
-      await retrier.start();
-    },
-    async stop() {
-      stopped = true;
-      retrier.stop();
+    close: async () => {
       const t = transport;
       transport = undefined;
       await t?.close();
-      setState('stopped');
     },
-    state: () => state,
-  };
+  });
+
+  return { id, start: shell.start, stop: shell.stop, state: shell.state };
 }
 
 export const createDriver: DriverFactory<SerialReaderDeviceConfig> = (ctx) => createSerialReaderDriver(ctx);
