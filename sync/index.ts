@@ -4,5 +4,5 @@ export { httpTransport, isRetryableStatus, type HttpTransportOptions } from './u
 export { mqttTransport, type MqttTransportOptions } from './uplink/mqtt.js';
 export { batchBody, idempotencyKey, parseRetryAfter, type UplinkTransport, type UplinkBatch, type SendResult } from './uplink/transport.js';
 export { parsePublicKey, signLines, signatureLine, SignedBodyVerifier, SIGNED_MESSAGE_PREFIX } from './downlink/signature.js';
-export { createDownlink, parseRecord, parseChange, type Downlink, type DownlinkOptions, type SnapshotProgress, type SnapshotResult } from './downlink/downlink.js';
+export { createDownlink, parseChange, type Downlink, type DownlinkOptions, type SnapshotProgress, type SnapshotResult } from './downlink/downlink.js';
 export { transportFromConfig, readCentralTls, type CentralConfig } from './config.js';

@@ -1,3 +1,4 @@
+import { GatehouseError } from '../errors.js';
 import type { EntitlementRecord } from './model.js';
 import type { LocalTime } from './localtime.js';
 
@@ -25,6 +26,44 @@ export interface CompiledEntitlement {
 
 /** The stored form of a record: everything but the credentials, which are stored only as hashes. */
 export type StoredEntitlement = Omit<EntitlementRecord, 'credentials'>;
+
+/** What the store keeps of a record: all of it but the credentials (kept as hashes). */
+export function storedEntitlement(record: EntitlementRecord): StoredEntitlement {
+  const { credentials: _credentials, ...rest } = record;
+  return rest;
+}
+
+const CREDENTIAL_KINDS = new Set(['card', 'pin', 'barcode', 'mobile']);
+
+/** The fields every record must have: a holder and well-formed credentials. */
+export function isEntitlementRecord(r: unknown): r is EntitlementRecord {
+  const x = r as EntitlementRecord | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.holder === 'string' &&
+    x.holder.length > 0 &&
+    x.holder.length <= 256 &&
+    Array.isArray(x.credentials) &&
+    x.credentials.every((c) => typeof c === 'object' && c !== null && CREDENTIAL_KINDS.has(c.kind) && typeof c.value === 'string' && c.value.length > 0 && c.value.length <= 256)
+  );
+}
+
+/**
+ * One NDJSON line of a snapshot or change feed as a record: the fields the
+ * gateway relies on are checked (GH_DOWNLINK_FORMAT otherwise); recordProblem
+ * checks the rest.
+ */
+export function parseEntitlementLine(line: string, lineNo: number): EntitlementRecord {
+  let r: unknown;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    throw new GatehouseError('GH_DOWNLINK_FORMAT', `line ${lineNo} is not JSON`);
+  }
+  if (!isEntitlementRecord(r)) throw new GatehouseError('GH_DOWNLINK_FORMAT', `line ${lineNo} is not an entitlement record (holder and credentials required)`);
+  return r;
+}
 
 const HHMM = /^([01]\d|2[0-4]):([0-5]\d)$/;
 

@@ -41,6 +41,13 @@ export type EntitlementChange =
   | { op: 'block'; holder: string; reason: string }
   | { op: 'consent'; holder: string; consent: { personalisation?: boolean; marketing?: boolean } };
 
+/** A verified snapshot body on disk: its records start at byte `fromByte`, on line `firstLine`. */
+export interface StagedSnapshot {
+  path: string;
+  fromByte: number;
+  firstLine: number;
+}
+
 /**
  * What the downlink needs from the entitlement store. A snapshot is loaded
  * into a new table/file and swapped in atomically: decisions keep running
@@ -48,6 +55,12 @@ export type EntitlementChange =
  */
 export interface EntitlementSink {
   applySnapshot(records: AsyncIterable<EntitlementRecord>, meta: { version: string; issuedAt: string }): Promise<{ holders: number; credentials: number }>;
+  /**
+   * Loads a staged NDJSON snapshot whose records start at byte `fromByte`
+   * (line `firstLine`), without parsing them on the event loop. Optional:
+   * a sink without it gets the records through applySnapshot.
+   */
+  applySnapshotFile?(file: StagedSnapshot, meta: { version: string; issuedAt: string }, onProgress?: (records: number) => void): Promise<{ holders: number; credentials: number }>;
   applyChanges(changes: EntitlementChange[], cursor: string): void;
   /** The change-feed cursor stored with the last applied snapshot/changes, if any. */
   cursor(): string | undefined;

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { startBackgroundWorker } from '../ops/thread-priority.js';
 import { sqliteModulePath } from './snapshot-builder.js';
 
 /**
@@ -36,7 +37,7 @@ parentPort.once('message', () => {
 export function retireCacheFile(path: string, closeHere: () => void, fallback: (reason: string) => void): void {
   let worker: Worker;
   try {
-    worker = new Worker(RETIRER_SOURCE, { eval: true, workerData: { module: sqliteModulePath(), path } });
+    worker = startBackgroundWorker(() => new Worker(RETIRER_SOURCE, { eval: true, workerData: { module: sqliteModulePath(), path } }));
   } catch (err) {
     fallback((err as Error).message);
     return;

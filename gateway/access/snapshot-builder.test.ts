@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEY, removeDir, tempDir } from '../../test/access/harness.js';
+import { setLowPriorityWrapper } from '../ops/thread-priority.js';
 import { credentialHasher } from './credential.js';
-import { startSnapshotBuilder, type BuildBatch, type SnapshotBuilderOptions } from './snapshot-builder.js';
+import { startSnapshotBuilder, type BuildBatch, type BuildProblem, type SnapshotBuilderOptions } from './snapshot-builder.js';
 
 const SQL: SnapshotBuilderOptions['sql'] = {
   insertHolder: 'INSERT INTO holder (ref, body, creds) VALUES (?, ?, ?) ON CONFLICT (ref) DO NOTHING',
@@ -21,9 +23,10 @@ const SCHEMA = `
 const HASH_BYTES = 16;
 const hash = credentialHasher(KEY);
 const hex = (kind: string, value: string) => hash({ kind: kind as 'card', value }).subarray(0, HASH_BYTES).toString('hex').toUpperCase();
+const card = (value: string) => ({ kind: 'card' as const, value });
 const batch = (over: Partial<BuildBatch>): BuildBatch => ({ refs: [], bodies: [], counts: [], credentials: [], events: [], ...over });
 
-describe('snapshot builder thread', () => {
+describe('snapshot build process', () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) removeDir(d);
@@ -39,8 +42,8 @@ describe('snapshot builder thread', () => {
 
   it('stores each record with its credential hashes and ticket event, reports duplicates, and leaves a WAL file', async () => {
     const { builder, duplicates, path } = start();
-    await builder.add(batch({ refs: ['a', 'b'], bodies: ['{"holder":"a"}', '{"holder":"b"}'], counts: [1, 2], credentials: ['card:1', 'card:2', 'pin:22'], events: [[1, 'match', 10, 20]] }));
-    await builder.add(batch({ refs: ['a', 'c'], bodies: ['{"holder":"a2"}', '{"holder":"c"}'], counts: [1, 0], credentials: ['card:9'], events: [[0, 'dup-event', 1, 2]] }));
+    await builder.add(batch({ refs: ['a', 'b'], bodies: ['{"holder":"a"}', '{"holder":"b"}'], counts: [1, 2], credentials: [card('1'), card('2'), { kind: 'pin', value: '22' }], events: [[1, 'match', 10, 20]] }));
+    await builder.add(batch({ refs: ['a', 'c'], bodies: ['{"holder":"a2"}', '{"holder":"c"}'], counts: [1, 0], credentials: [card('9')], events: [[0, 'dup-event', 1, 2]] }));
     await builder.drain();
     expect(duplicates).toEqual(['a']);
     expect(await builder.finish([['loaded', '1']])).toEqual({ holders: 3, credentials: 3 });
@@ -61,14 +64,14 @@ describe('snapshot builder thread', () => {
     db.close();
   });
 
-  it('hashes exactly as the store hashes a read credential, for any credential text (property, one thread)', async () => {
+  it('hashes exactly as the store hashes a read credential, for any credential text (property, one process)', async () => {
     const credentials = [
       ...fc.sample(fc.tuple(fc.constantFrom('card', 'pin', 'barcode', 'mobile'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 })), { numRuns: 300, seed: 8 }),
-      // Past the thread's scratch buffer: the createHmac path.
+      // Past the hasher's scratch buffer: the createHmac path.
       ['barcode', 'é'.repeat(1500)] as [string, string],
     ];
     const { builder, path } = start();
-    await builder.add(batch({ refs: credentials.map((_, i) => `h${i}`), bodies: credentials.map(() => '{}'), counts: credentials.map(() => 1), credentials: credentials.map(([k, v]) => `${k}:${v}`) }));
+    await builder.add(batch({ refs: credentials.map((_, i) => `h${i}`), bodies: credentials.map(() => '{}'), counts: credentials.map(() => 1), credentials: credentials.map(([kind, value]) => ({ kind: kind as 'card', value })) }));
     await builder.finish([]);
     const db = new Database(path, { readonly: true });
     const stored = db.prepare('SELECT hex(creds) AS creds FROM holder ORDER BY id').all() as Array<{ creds: string }>;
@@ -76,7 +79,7 @@ describe('snapshot builder thread', () => {
     expect(stored.map((r) => r.creds)).toEqual(credentials.map(([k, v]) => hex(k, v)));
   });
 
-  it('rejects with the SQLite error code when the worker fails, at the next add, drain or finish', async () => {
+  it('rejects with the SQLite error code when the build fails, at the next add, drain or finish', async () => {
     const { builder } = start({ sql: { ...SQL, insertHolder: 'INSERT INTO no_such_table VALUES (?, ?, ?)' } });
     const failure = expect.objectContaining({ name: 'SnapshotBuildError', code: 'SQLITE_ERROR', message: expect.stringMatching(/no such table/) });
     await expect(builder.drain().then(() => builder.add(batch({ refs: ['a'], bodies: ['{}'], counts: [0] })))).rejects.toEqual(failure);
@@ -84,7 +87,65 @@ describe('snapshot builder thread', () => {
     await builder.abort();
   });
 
-  it('stops the thread on abort: nothing more can be sent or finished', async () => {
+  it('reads a staged NDJSON file itself: skips bad records with their line, reports duplicates and progress', async () => {
+    const skipped: BuildProblem[] = [];
+    const progress: number[] = [];
+    const { builder, duplicates, path } = start({ onSkipped: (p) => skipped.push(...p), onProgress: (n) => progress.push(n) });
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = join(dir, 'snapshot.ndjson');
+    const header = '{"gatehouse":"snapshot","cursor":"c1"}\n';
+    const record = (holder: string, value: string, extra = {}) => JSON.stringify({ holder, credentials: [card(value)], ...extra });
+    writeFileSync(
+      file,
+      header +
+        [
+          record('a', '1', { event: { id: 'final', start: '2026-05-01T18:00:00Z', end: '2026-05-01T22:00:00Z' } }),
+          '',
+          record('b', '2', { validFrom: 'yesterday' }),
+          record('a', '3'),
+          record('c', '4'),
+        ].join('\n') +
+        '\n',
+    );
+    expect(await builder.loadFile(file, Buffer.byteLength(header), 2)).toEqual({ records: 4 });
+    expect(skipped).toEqual([{ line: 4, holder: 'b', problem: 'validFrom/validUntil is not RFC 3339' }]);
+    expect(duplicates).toEqual(['a']);
+    expect(progress.at(-1)).toBe(4);
+    expect(await builder.finish([])).toEqual({ holders: 2, credentials: 2 });
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT ref, body, hex(creds) AS creds FROM holder ORDER BY ref').all()).toEqual([
+      { ref: 'a', body: JSON.stringify({ holder: 'a', event: { id: 'final', start: '2026-05-01T18:00:00Z', end: '2026-05-01T22:00:00Z' } }), creds: hex('card', '1') },
+      { ref: 'c', body: '{"holder":"c"}', creds: hex('card', '4') },
+    ]);
+    expect(db.prepare('SELECT event_id AS id, starts_at AS start FROM ticket_event').all()).toEqual([{ id: 'final', start: Date.parse('2026-05-01T18:00:00Z') }]);
+    db.close();
+  });
+
+  it('fails the whole file with GH_DOWNLINK_FORMAT and the line number when a line is not a record', async () => {
+    const { builder } = start();
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = join(dir, 'snapshot.ndjson');
+    writeFileSync(file, `{"holder":"a","credentials":[]}\n{"holder":"b","credentials":[{"kind":"iris","value":"x"}]}\n`);
+    await expect(builder.loadFile(file, 0, 7)).rejects.toEqual(expect.objectContaining({ name: 'SnapshotBuildError', code: 'GH_DOWNLINK_FORMAT', message: expect.stringMatching(/line 8/) }));
+    await builder.abort();
+  });
+
+  it('builds at normal priority, and says so, when the low-priority wrapper cannot start the process', async () => {
+    setLowPriorityWrapper(['/bin/false']);
+    const notices: string[] = [];
+    try {
+      const { builder } = start({ onLowPriorityUnavailable: (reason) => notices.push(reason) });
+      await builder.add(batch({ refs: ['a'], bodies: ['{}'], counts: [1], credentials: [card('1')] }));
+      expect(await builder.finish([])).toEqual({ holders: 1, credentials: 1 });
+      expect(notices).toEqual([expect.stringContaining('/bin/false could not start the build process')]);
+    } finally {
+      setLowPriorityWrapper(undefined);
+    }
+  });
+
+  it('stops the process on abort: nothing more can be sent or finished', async () => {
     const { builder } = start();
     await builder.add(batch({ refs: ['a'], bodies: ['{}'], counts: [0] }));
     await builder.abort();

@@ -1,179 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { stateWaiter } from '../core/wait-for.js';
+import { lowPriorityCommand, lowPriorityUnavailable } from '../ops/thread-priority.js';
+import type { BuildBatch, BuildProblem, BuildSql, FromBuilder, ToBuilder } from './snapshot-build-protocol.js';
+
+export type { BuildBatch, BuildProblem } from './snapshot-build-protocol.js';
 
 /**
- * Builds a snapshot's cache file on a worker thread, so that the credential
- * HMACs, the inserts, the COMMIT of the dirty page cache, the switch to WAL
- * and the fsync of the ~190 MB file (N = 1,000,000) never hold the event loop
- * that decides at the gate (issue #8: "no pause longer than a few
- * milliseconds"). The event loop validates and serialises records and
- * forwards them in batches.
+ * Starts the snapshot build process (snapshot-build-process.ts) and talks to
+ * it. The credential HMACs, the inserts, the COMMIT of the dirty page cache,
+ * the switch to WAL and the fsync of the ~190 MB file (N = 1,000,000) never
+ * run on the event loop that decides at the gate (issue #8: "no pause longer
+ * than a few milliseconds"); for a staged snapshot file the parsing and
+ * checking of each record does not either.
  *
- * The worker is plain CommonJS evaluated from a string, like the outbox
- * checkpointer: it needs no TypeScript loader, so it runs the same under
- * vitest, under `bin/gatehouse.js` (tsx) and from the compiled dist/. It runs
- * the SQL the store hands it (schema and statements stay in store.ts) and the
- * credential HMAC written as credentialHasher writes it, pinned to
- * credential.ts by snapshot-builder.test.ts.
+ * The process runs at the lowest CPU priority the OS offers (SCHED_IDLE via
+ * chrt on Linux; thread-priority.ts): it gets the CPUs only when the
+ * gateway's event loop does not want them. From a source checkout (tsx,
+ * vitest) it runs the TypeScript through tsx; from dist/ the compiled file.
  */
-
-/**
- * Nice value of the builder thread (Linux). When other work competes for the
- * CPUs, the event loop that decides wins over the build; on an idle second
- * core it changes nothing, so a quiet box builds as fast as before.
- */
-const BUILD_NICE = 10;
-
-const BUILDER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const Database = require(workerData.module);
-const crypto = require('node:crypto');
-const { path, setup, sql, cacheKib, nice, key, hashBytes } = workerData;
-// HMAC-SHA256 of "kind:value", truncated: the same bytes as hashCredential in credential.ts (snapshot-builder.test.ts).
-// RFC 2104 §2 with the pads computed once, like credentialHasher, and latin1 strings (one char per byte) instead of
-// Buffers: an object or Buffer per hash would leave millions of them for the GC, whose helper threads then compete
-// with the event loop for the CPUs.
-const BLOCK = 64;
-const oneShot = crypto.hash;
-let hmac;
-if (typeof oneShot === 'function' && key.length <= BLOCK) {
-  const inner = Buffer.alloc(BLOCK + 4 * 1024 + 64, 0x36);
-  const outer = Buffer.alloc(BLOCK + 32, 0x5c);
-  for (let i = 0; i < key.length; i++) { inner[i] ^= key[i]; outer[i] ^= key[i]; }
-  hmac = (credential) => {
-    if (credential.length * 3 > inner.length - BLOCK) return crypto.createHmac('sha256', key).update(credential, 'utf8').digest('latin1').slice(0, hashBytes);
-    const n = inner.write(credential, BLOCK, 'utf8');
-    outer.write(oneShot('sha256', inner.subarray(0, BLOCK + n), 'latin1'), BLOCK, 'latin1');
-    return oneShot('sha256', outer, 'latin1').slice(0, hashBytes);
-  };
-} else {
-  hmac = (credential) => crypto.createHmac('sha256', key).update(credential, 'utf8').digest('latin1').slice(0, hashBytes);
-}
-if (nice) {
-  // Linux gives each thread its own nice value; /proc/thread-self names this thread's id.
-  try {
-    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-    require('node:os').setPriority(tid, nice);
-  } catch { /* not Linux: the build runs at the process priority */ }
-}
-let db;
-let holders = 0;
-let credentials = 0;
-let insertHolder, insertCredential, insertTicketEvent, setMeta;
-const fail = (err) => {
-  try { if (db && db.open) db.close(); } catch { /* the store deletes the file */ }
-  db = undefined;
-  parentPort.postMessage({ type: 'failed', message: String((err && err.message) || err), code: err && err.code });
-  parentPort.close();
-};
-try {
-  db = new Database(path);
-  db.pragma('journal_mode = OFF');
-  db.pragma('synchronous = OFF');
-  db.pragma('cache_size = -' + cacheKib);
-  db.pragma('locking_mode = EXCLUSIVE');
-  db.exec(setup);
-  insertHolder = db.prepare(sql.insertHolder);
-  insertCredential = db.prepare(sql.insertCredential);
-  insertTicketEvent = db.prepare(sql.insertTicketEvent);
-  setMeta = db.prepare(sql.setMeta);
-  db.exec('BEGIN');
-} catch (err) {
-  fail(err);
-}
-function batch(m) {
-  const duplicates = [];
-  let e = 0;
-  let c = 0;
-  for (let i = 0; i < m.refs.length; i++) {
-    const n = m.counts[i];
-    let text = '';
-    for (let k = 0; k < n; k++) text += hmac(m.credentials[c++]);
-    // One small Buffer per record, from Node's pool; each credential row binds a view of it.
-    const creds = Buffer.from(text, 'latin1');
-    const r = insertHolder.run(m.refs[i], m.bodies[i], creds);
-    if (r.changes === 0) duplicates.push(m.refs[i]);
-    else {
-      holders++;
-      credentials += n;
-      for (let k = 0; k < n; k++) insertCredential.run(creds.subarray(k * hashBytes, (k + 1) * hashBytes), r.lastInsertRowid);
-    }
-    const ev = m.events[e];
-    if (ev && ev[0] === i) {
-      if (r.changes !== 0) insertTicketEvent.run(r.lastInsertRowid, ev[1], ev[2], ev[3]);
-      e++;
-    }
-  }
-  parentPort.postMessage({ type: 'ack', duplicates });
-}
-function finish(m) {
-  for (const [key, value] of m.meta) setMeta.run(key, value);
-  db.exec('COMMIT');
-  db.close();
-  // WAL now, without fsync, so the main thread's open at the swap writes nothing.
-  db = new Database(path);
-  db.pragma('synchronous = OFF');
-  db.pragma('journal_mode = WAL');
-  db.close();
-  db = undefined;
-  const fd = fs.openSync(path, 'r+');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-  parentPort.postMessage({ type: 'done', holders, credentials });
-  parentPort.close();
-}
-if (db) parentPort.on('message', (m) => {
-  try {
-    if (m.type === 'batch') batch(m);
-    else if (m.type === 'finish') finish(m);
-  } catch (err) {
-    fail(err);
-  }
-});
-`;
-
-/** Records the main thread has checked and serialised: `counts[i]` credentials (`kind:value`, hashed by the worker) for record i. */
-export interface BuildBatch {
-  refs: string[];
-  bodies: string[];
-  counts: number[];
-  credentials: string[];
-  /** [record index in this batch, event id, start ms, end ms], in index order. */
-  events: Array<[number, string, number, number]>;
-}
 
 export interface SnapshotBuilderOptions {
   path: string;
   /** SQL run once on the empty file before the build transaction (the schema). */
   setup: string;
-  sql: { insertHolder: string; insertCredential: string; insertTicketEvent: string; setMeta: string };
+  sql: BuildSql;
   /** The gateway's credential key (HMAC-SHA256) and how many bytes of each hash are stored. */
   key: Buffer;
   hashBytes: number;
   cacheKib: number;
-  /** Batches sent but not yet inserted; `add` waits beyond this, which bounds memory and the worker's queue. */
+  /** Batches sent but not yet inserted; `add` waits beyond this, which bounds memory and the process's queue. */
   maxInFlight?: number;
-  /** Called with the holders the worker refused as already present in this snapshot. */
+  /** Called with the holders the build refused as already present in this snapshot. */
   onDuplicates: (refs: string[]) => void;
+  /** Called with the records of a staged file that the build skipped, and why. */
+  onSkipped?: (problems: BuildProblem[]) => void;
+  /** Called with the number of records of a staged file read so far. */
+  onProgress?: (records: number) => void;
+  /** Called when the process could not start at low priority and runs at normal priority instead. */
+  onLowPriorityUnavailable?: (reason: string) => void;
 }
 
 export interface SnapshotBuilder {
   /** Sends a batch; resolves at once unless too many are in flight. */
   add(batch: BuildBatch): Promise<void>;
+  /** Has the build read a staged NDJSON snapshot from `fromByte` (past its header), its first record on line `firstLine`. */
+  loadFile(file: string, fromByte: number, firstLine: number): Promise<{ records: number }>;
   /** Waits until every batch sent so far is inserted. */
   drain(): Promise<void>;
   /** Writes `meta`, commits, switches the file to WAL and fsyncs it. */
   finish(meta: Array<[string, string]>): Promise<{ holders: number; credentials: number }>;
-  /** Stops the worker; the caller deletes the half-built file. */
+  /** Stops the build; the caller deletes the half-built file. */
   abort(): Promise<void>;
 }
 
-type FromWorker =
-  | { type: 'ack'; duplicates: string[] }
-  | { type: 'done'; holders: number; credentials: number }
-  | { type: 'failed'; message: string; code?: string };
-
-/** An SQLite error from the worker, with its code (`SQLITE_FULL`, ...) as better-sqlite3 gives it on the main thread. */
+/** A failure inside the build, with its code (`SQLITE_FULL`, `GH_DOWNLINK_FORMAT`, ...) as the event loop would have seen it. */
 export class SnapshotBuildError extends Error {
   constructor(
     message: string,
@@ -184,73 +66,131 @@ export class SnapshotBuildError extends Error {
   }
 }
 
+/** How to start the build process: node, plus tsx's loader when this module runs as TypeScript. */
+function buildProcessArgv(): string[] {
+  const source = import.meta.url.endsWith('.ts');
+  const entry = fileURLToPath(new URL(`./snapshot-build-process.${source ? 'ts' : 'js'}`, import.meta.url));
+  if (!source) return [entry];
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return ['--import', tsx, entry];
+}
+
+/** Keeps the end of what the process wrote to stderr, for the error if it dies. */
+function stderrTail(child: ChildProcess, max = 2048): () => string {
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-max);
+  });
+  return () => tail.trim();
+}
+
 let sqliteEntry: string | undefined;
-/** Where better-sqlite3 lives, for `require` in an evaluated worker (resolved once: it is sync file-system work). */
+/** Where better-sqlite3 lives, for `require` in an evaluated worker thread (resolved once: it is sync file-system work). */
 export function sqliteModulePath(): string {
   sqliteEntry ??= createRequire(import.meta.url).resolve('better-sqlite3');
   return sqliteEntry;
 }
 
 export function startSnapshotBuilder(opts: SnapshotBuilderOptions): SnapshotBuilder {
-  const worker = new Worker(BUILDER_SOURCE, {
-    eval: true,
-    workerData: { module: sqliteModulePath(), path: opts.path, setup: opts.setup, sql: opts.sql, cacheKib: opts.cacheKib, key: opts.key, hashBytes: opts.hashBytes, nice: BUILD_NICE },
-  });
   const maxInFlight = opts.maxInFlight ?? 4;
+  let ready = false;
+  const waiting: ToBuilder[] = [];
   let inFlight = 0;
   let failure: Error | undefined;
+  let read: { records: number } | undefined;
   let done: { holders: number; credentials: number } | undefined;
   let exited = false;
-  // Whoever waits for the worker (room in the queue, the drain, the finish) is woken on every message.
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const until = async (ready: () => boolean): Promise<void> => {
-    while (!ready()) {
-      if (failure) throw failure;
-      if (exited) throw new Error('snapshot builder thread exited');
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-    if (failure) throw failure;
+  // Whoever waits for the build (room in the queue, the file, the drain, the finish) is woken on every message.
+  const waiter = stateWaiter();
+  const notify = waiter.notify;
+  let child: ChildProcess;
+  let stderr: () => string = () => '';
+  const until = (isReady: () => boolean) =>
+    waiter.until(
+      isReady,
+      () => failure,
+      () => (exited ? new SnapshotBuildError(`snapshot build process exited${stderr() ? `: ${stderr()}` : ''}`, undefined) : undefined),
+    );
+  // Messages sent before the process listens would be lost: they wait for its 'ready'.
+  const send = (m: ToBuilder) => {
+    if (!ready) waiting.push(m);
+    else if (child.connected) child.send(m);
   };
 
-  worker.on('message', (m: FromWorker) => {
-    if (m.type === 'ack') {
-      inFlight--;
-      if (m.duplicates.length > 0) opts.onDuplicates(m.duplicates);
-    } else if (m.type === 'done') done = { holders: m.holders, credentials: m.credentials };
-    else failure = new SnapshotBuildError(m.message, m.code);
-    notify();
-  });
-  worker.on('error', (err) => {
-    failure ??= err;
-    notify();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    notify();
-  });
+  const launch = (lowPriority: boolean) => {
+    const [command, args] = lowPriority ? lowPriorityCommand(process.execPath, buildProcessArgv()) : [process.execPath, buildProcessArgv()];
+    child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    stderr = stderrTail(child);
+    child.on('message', (m: FromBuilder) => {
+      if (m.type === 'ready') {
+        ready = true;
+        for (const w of waiting.splice(0)) if (child.connected) child.send(w);
+      } else if (m.type === 'ack') {
+        inFlight--;
+        if (m.duplicates.length > 0) opts.onDuplicates(m.duplicates);
+      } else if (m.type === 'progress') {
+        if (m.duplicates.length > 0) opts.onDuplicates(m.duplicates);
+        if (m.skipped.length > 0) opts.onSkipped?.(m.skipped);
+        opts.onProgress?.(m.records);
+      } else if (m.type === 'read') read = { records: m.records };
+      else if (m.type === 'done') done = { holders: m.holders, credentials: m.credentials };
+      else failure = new SnapshotBuildError(m.message, m.code);
+      notify();
+    });
+    child.on('error', (err) => {
+      failure ??= err;
+      notify();
+    });
+    // Over only when the process has exited and its channel is drained: 'exit' can come before the last message.
+    let ends = 0;
+    const ended = () => {
+      if (++ends < 2) return;
+      // The wrapper itself failed (a sandbox that refuses the scheduling policy): build at normal priority rather than never.
+      if (!ready && lowPriority && !aborted) {
+        const wrapper = lowPriorityUnavailable();
+        opts.onLowPriorityUnavailable?.(`${wrapper ?? 'the low-priority wrapper'} could not start the build process${stderr() ? `: ${stderr()}` : ''}`);
+        launch(false);
+        return;
+      }
+      exited = true;
+      notify();
+    };
+    child.once('exit', ended);
+    child.once('disconnect', ended);
+  };
+  let aborted = false;
+  launch(true);
+
+  send({ type: 'open', path: opts.path, setup: opts.setup, sql: opts.sql, key: opts.key, hashBytes: opts.hashBytes, cacheKib: opts.cacheKib });
 
   return {
     async add(batch) {
       if (failure) throw failure;
       inFlight++;
-      worker.postMessage({ type: 'batch', ...batch });
+      send({ type: 'batch', ...batch });
       await until(() => inFlight < maxInFlight);
+    },
+    async loadFile(file, fromByte, firstLine) {
+      read = undefined;
+      send({ type: 'file', file, fromByte, firstLine });
+      await until(() => read !== undefined);
+      return read as unknown as { records: number };
     },
     async drain() {
       await until(() => inFlight === 0);
     },
     async finish(meta) {
-      worker.postMessage({ type: 'finish', meta });
+      send({ type: 'finish', path: opts.path, meta });
       await until(() => done !== undefined);
-      return done as { holders: number; credentials: number };
+      return done as unknown as { holders: number; credentials: number };
     },
     async abort() {
-      await worker.terminate();
+      aborted = true;
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await gone;
     },
   };
 }

@@ -12,7 +12,7 @@ import { openDatabase, type Db, type Migration } from '../store/db.js';
 import { credentialHasher } from './credential.js';
 import { retireCacheFile } from './retire.js';
 import { startSnapshotBuilder, type BuildBatch, type SnapshotBuilder, type SnapshotBuilderOptions } from './snapshot-builder.js';
-import { compileEntitlement, recordProblem, type CompiledEntitlement, type StoredEntitlement } from './entitlement.js';
+import { compileEntitlement, recordProblem, storedEntitlement, type CompiledEntitlement, type StoredEntitlement } from './entitlement.js';
 import type { EntitlementChange, EntitlementRecord, EntitlementSink } from './model.js';
 
 export interface EntitlementStoreStatus {
@@ -168,11 +168,6 @@ function prepare(db: Db): Statements {
 
 const newBatch = (): BuildBatch => ({ refs: [], bodies: [], counts: [], credentials: [], events: [] });
 
-function stored(record: EntitlementRecord): StoredEntitlement {
-  const { credentials: _credentials, ...rest } = record;
-  return rest;
-}
-
 /**
  * The SQLite entitlement cache (issue #3). Credentials are kept only as
  * HMAC-SHA256 hashes. A snapshot is built in a separate file by a worker
@@ -262,18 +257,18 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
   /** Inserts a holder (known not to exist) and its credential hashes. */
   function insertRecord(s: Statements, record: EntitlementRecord): void {
     const hashes = record.credentials.map((c) => hash(c).subarray(0, HASH_BYTES));
-    const { lastInsertRowid } = s.insertHolder.run(record.holder, JSON.stringify(stored(record)), Buffer.concat(hashes)) as Database.RunResult;
+    const { lastInsertRowid } = s.insertHolder.run(record.holder, JSON.stringify(storedEntitlement(record)), Buffer.concat(hashes)) as Database.RunResult;
     for (const h of hashes) s.insertCredential.run(h, lastInsertRowid);
     if (record.event) s.insertTicketEvent.run(lastInsertRowid, record.event.id, Date.parse(record.event.start), Date.parse(record.event.end));
   }
 
-  /** A snapshot record as the builder thread stores it: the same columns `insertRecord` writes (the thread hashes). */
+  /** A snapshot record as the build process stores it: the same columns `insertRecord` writes (the process hashes). */
   function addToBatch(batch: BuildBatch, record: EntitlementRecord): void {
     const index = batch.refs.length;
     batch.refs.push(record.holder);
-    batch.bodies.push(JSON.stringify(stored(record)));
+    batch.bodies.push(JSON.stringify(storedEntitlement(record)));
     batch.counts.push(record.credentials.length);
-    for (const c of record.credentials) batch.credentials.push(`${c.kind}:${c.value}`);
+    for (const c of record.credentials) batch.credentials.push(c);
     if (record.event) batch.events.push([index, record.event.id, Date.parse(record.event.start), Date.parse(record.event.end)]);
   }
 
@@ -341,6 +336,131 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     });
   }
 
+  /**
+   * Builds a new cache file in the build process (`feed` hands it the records
+   * and returns how many it handed over), replays the changes that came in
+   * meanwhile, and swaps it in.
+   */
+  async function applyBuilt(snapshotMeta: { version: string; issuedAt: string }, feed: (builder: SnapshotBuilder, assertOpen: () => void) => Promise<number>, onProgress?: (records: number) => void): Promise<{ holders: number; credentials: number }> {
+    if (closed) throw new Error('entitlement store is closed');
+    if (loading) throw new Error('a snapshot is already loading');
+    const replay: Array<{ changes: EntitlementChange[]; cursor: string }> = [];
+    loading = { changes: replay };
+    const started = clock.monotonic();
+    let builder: SnapshotBuilder | undefined;
+    let nextPath: string | undefined;
+    let duplicates = 0;
+    let skipped = 0;
+    const assertOpen = () => {
+      if (closed) throw new Error('entitlement store closed during snapshot load');
+    };
+    try {
+      // Built without journal or fsync: a crash mid-build leaves a file no pointer names, deleted at the next open.
+      // Past both the file in use and the one the pointer names: they differ when a swap failed after the pointer moved.
+      const generation = Math.max(generationOf(path), generationOf(currentEntitlementsFile(dataDir))) + 1;
+      nextPath = join(dataDir, `entitlements-${generation}.db`);
+      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
+      builder = startSnapshotBuilder({
+        path: nextPath,
+        setup: schemaSql(),
+        sql: BUILD_SQL,
+        key: opts.key,
+        hashBytes: HASH_BYTES,
+        cacheKib: BUILD_CACHE_KIB,
+        onDuplicates(refs) {
+          duplicates += refs.length;
+          for (const holder of refs) {
+            count('GH_DOWNLINK_FORMAT');
+            log.warn({ code: 'GH_DOWNLINK_FORMAT', holder, problem: 'duplicate holder' }, 'snapshot record skipped');
+          }
+        },
+        onSkipped(problems) {
+          skipped += problems.length;
+          for (const { line, holder, problem } of problems) {
+            count('GH_DOWNLINK_FORMAT');
+            log.warn({ code: 'GH_DOWNLINK_FORMAT', holder, line, problem }, 'snapshot record skipped');
+          }
+        },
+        ...(onProgress ? { onProgress } : {}),
+        onLowPriorityUnavailable(reason) {
+          log.warn({ reason }, 'snapshot build runs at normal CPU priority: decisions may pause while it loads');
+        },
+      });
+      // Records handed to the build, less those it skipped (the event loop drops bad records before handing them over).
+      const valid = (await feed(builder, assertOpen)) - skipped;
+      await builder.drain();
+      const appliedAt = clock.now();
+      const { holders, credentials } = await builder.finish([
+        ['loaded', '1'],
+        ['holders', String(valid - duplicates)],
+        ['version', snapshotMeta.version],
+        ['issuedAt', snapshotMeta.issuedAt],
+        ['appliedAt', String(appliedAt)],
+        ['cursor', snapshotMeta.version],
+      ]);
+      builder = undefined;
+      assertOpen();
+      const pointerTmp = join(dataDir, `${POINTER_FILE}.tmp`);
+      const fh = await openFile(pointerTmp, 'w');
+      try {
+        await fh.writeFile(`entitlements-${generation}.db\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(pointerTmp, join(dataDir, POINTER_FILE));
+      // Named by the pointer from here on, so never deleted: a restart opens it even if the swap below fails.
+      const builtPath = nextPath;
+      nextPath = undefined;
+      assertOpen();
+
+      const next = openDatabase(builtPath, { migrations: MIGRATIONS, synchronous: 'NORMAL', checkIntegrity: false }).db;
+      let swapStart: number;
+      let replayed = 0;
+      try {
+        const nextStmts = prepare(next);
+        // Changes that arrived while loading went to the old file; replay them on the new one, one batch per turn
+        // of the event loop until none is left. The swap follows without a yield, so none can slip in between.
+        while (replayed < replay.length) {
+          applyChangesTo(next, nextStmts, replay.slice(replayed, replayed + 1), clock.now());
+          replayed++;
+          if (replayed < replay.length) {
+            await yieldToLoop();
+            assertOpen();
+          }
+        }
+        // The swap: synchronous, so no decision runs between the old statements and the new ones.
+        swapStart = clock.monotonic();
+        const old = db;
+        const oldPath = path;
+        db = next;
+        stmts = nextStmts;
+        path = builtPath;
+        cache = new Map();
+        corruptMovedAside = undefined;
+        meta = readMeta();
+        setImmediate(() => retire(old, oldPath));
+      } catch (err) {
+        if (db !== next) next.close();
+        throw err;
+      }
+      const swapMs = clock.monotonic() - swapStart;
+      const seconds = (clock.monotonic() - started) / 1000;
+      snapshotSeconds.set(seconds);
+      log.info({ version: snapshotMeta.version, holders, credentials, seconds, swapMs, replayed }, 'entitlement snapshot applied');
+      return { holders, credentials };
+    } catch (err) {
+      count('GH_ACCESS_SNAPSHOT_FAILED');
+      log.error({ code: 'GH_ACCESS_SNAPSHOT_FAILED', cause: errorCodeOf(err), err }, 'entitlement snapshot load failed; the previous cache stays in use');
+      // Stopped before the files go: a half-built file is deleted, never named by the pointer.
+      await builder?.abort();
+      if (nextPath !== undefined) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
+      throw err;
+    } finally {
+      loading = undefined;
+    }
+  }
+
   return {
     lookup(credential) {
       const row = stmts.lookup.get(hash(credential).subarray(0, HASH_BYTES));
@@ -355,39 +475,8 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     },
 
     async applySnapshot(records, snapshotMeta) {
-      if (closed) throw new Error('entitlement store is closed');
-      if (loading) throw new Error('a snapshot is already loading');
-      const replay: Array<{ changes: EntitlementChange[]; cursor: string }> = [];
-      loading = { changes: replay };
-      const started = clock.monotonic();
-      let builder: SnapshotBuilder | undefined;
-      let nextPath: string | undefined;
-      let valid = 0;
-      let duplicates = 0;
-      const assertOpen = () => {
-        if (closed) throw new Error('entitlement store closed during snapshot load');
-      };
-      try {
-        // Built without journal or fsync: a crash mid-build leaves a file no pointer names, deleted at the next open.
-        // Past both the file in use and the one the pointer names: they differ when a swap failed after the pointer moved.
-        const generation = Math.max(generationOf(path), generationOf(currentEntitlementsFile(dataDir))) + 1;
-        nextPath = join(dataDir, `entitlements-${generation}.db`);
-        for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
-        builder = startSnapshotBuilder({
-          path: nextPath,
-          setup: schemaSql(),
-          sql: BUILD_SQL,
-          key: opts.key,
-          hashBytes: HASH_BYTES,
-          cacheKib: BUILD_CACHE_KIB,
-          onDuplicates(refs) {
-            duplicates += refs.length;
-            for (const holder of refs) {
-              count('GH_DOWNLINK_FORMAT');
-              log.warn({ code: 'GH_DOWNLINK_FORMAT', holder, problem: 'duplicate holder' }, 'snapshot record skipped');
-            }
-          },
-        });
+      return applyBuilt(snapshotMeta, async (builder, assertOpen) => {
+        let valid = 0;
         // The event loop only validates and serialises; the worker hashes and inserts. Yielding every chunkMs
         // lets decisions run in between, and `add` waiting for the worker yields too.
         let batch = newBatch();
@@ -415,77 +504,12 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
         }
         assertOpen();
         if (batch.refs.length > 0) await builder.add(batch);
-        await builder.drain();
-        const appliedAt = clock.now();
-        const { holders, credentials } = await builder.finish([
-          ['loaded', '1'],
-          ['holders', String(valid - duplicates)],
-          ['version', snapshotMeta.version],
-          ['issuedAt', snapshotMeta.issuedAt],
-          ['appliedAt', String(appliedAt)],
-          ['cursor', snapshotMeta.version],
-        ]);
-        builder = undefined;
-        assertOpen();
-        const pointerTmp = join(dataDir, `${POINTER_FILE}.tmp`);
-        const fh = await openFile(pointerTmp, 'w');
-        try {
-          await fh.writeFile(`entitlements-${generation}.db\n`);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(pointerTmp, join(dataDir, POINTER_FILE));
-        // Named by the pointer from here on, so never deleted: a restart opens it even if the swap below fails.
-        const builtPath = nextPath;
-        nextPath = undefined;
-        assertOpen();
+        return valid;
+      });
+    },
 
-        const next = openDatabase(builtPath, { migrations: MIGRATIONS, synchronous: 'NORMAL', checkIntegrity: false }).db;
-        let swapStart: number;
-        let replayed = 0;
-        try {
-          const nextStmts = prepare(next);
-          // Changes that arrived while loading went to the old file; replay them on the new one, one batch per turn
-          // of the event loop until none is left. The swap follows without a yield, so none can slip in between.
-          while (replayed < replay.length) {
-            applyChangesTo(next, nextStmts, replay.slice(replayed, replayed + 1), clock.now());
-            replayed++;
-            if (replayed < replay.length) {
-              await yieldToLoop();
-              assertOpen();
-            }
-          }
-          // The swap: synchronous, so no decision runs between the old statements and the new ones.
-          swapStart = clock.monotonic();
-          const old = db;
-          const oldPath = path;
-          db = next;
-          stmts = nextStmts;
-          path = builtPath;
-          cache = new Map();
-          corruptMovedAside = undefined;
-          meta = readMeta();
-          setImmediate(() => retire(old, oldPath));
-        } catch (err) {
-          if (db !== next) next.close();
-          throw err;
-        }
-        const swapMs = clock.monotonic() - swapStart;
-        const seconds = (clock.monotonic() - started) / 1000;
-        snapshotSeconds.set(seconds);
-        log.info({ version: snapshotMeta.version, holders, credentials, seconds, swapMs, replayed }, 'entitlement snapshot applied');
-        return { holders, credentials };
-      } catch (err) {
-        count('GH_ACCESS_SNAPSHOT_FAILED');
-        log.error({ code: 'GH_ACCESS_SNAPSHOT_FAILED', cause: errorCodeOf(err), err }, 'entitlement snapshot load failed; the previous cache stays in use');
-        // Stopped before the files go: a half-built file is deleted, never named by the pointer.
-        await builder?.abort();
-        if (nextPath !== undefined) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(nextPath + suffix, { force: true });
-        throw err;
-      } finally {
-        loading = undefined;
-      }
+    async applySnapshotFile(file, snapshotMeta, onProgress) {
+      return applyBuilt(snapshotMeta, async (builder) => (await builder.loadFile(file.path, file.fromByte, file.firstLine)).records, onProgress);
     },
 
     applyChanges(changes, cursor) {

@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import type { EntitlementChange, EntitlementRecord, EntitlementSink } from '../../gateway/access/model.js';
+import { isEntitlementRecord, parseEntitlementLine } from '../../gateway/access/entitlement.js';
 import type { Clock } from '../../gateway/core/clock.js';
 import type { Logger } from '../../gateway/core/log.js';
 import type { Alarm } from '../../gateway/core/types.js';
@@ -78,8 +80,9 @@ interface ChangesMeta {
   cursor: string;
 }
 
-const CREDENTIAL_KINDS = new Set(['card', 'pin', 'barcode', 'mobile']);
 const WRITE_CHUNK = 1024 * 1024;
+/** A header line is a small JSON object; anything longer is not one. */
+const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
  * Entitlements from the central side (docs/sync.md "Downlink"): a streamed
@@ -183,36 +186,29 @@ export function createDownlink(opts: DownlinkOptions): Downlink {
         closeSync(fd);
       }
 
-      const lineReader = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-      const it = lineReader[Symbol.asyncIterator]();
-      const first = await it.next();
+      let header: { line: string; fromByte: number };
       let meta: SnapshotMeta;
       try {
-        meta = parseMeta<SnapshotMeta>(first.done ? '' : first.value, 'snapshot', opts.gatewayId);
+        header = await readHeaderLine(file);
+        meta = parseMeta<SnapshotMeta>(header.line, 'snapshot', opts.gatewayId);
       } catch (err) {
-        lineReader.close();
         m.snapshots.inc({ result: 'rejected' });
         return reject(err as GatehouseError, 'snapshot');
       }
       let applied = 0;
-      async function* records(): AsyncGenerator<EntitlementRecord> {
-        for (;;) {
-          const next = await it.next();
-          if (next.done) return;
-          if (next.value === '') continue;
-          applied++;
-          if (applied % 10_000 === 0) {
-            m.progress.set(applied);
-            onProgress?.({ phase: 'apply', bytes: verifier.bytes, records: applied });
-          }
-          yield parseRecord(next.value, applied + 1);
-        }
-      }
+      const progress = (records: number) => {
+        applied = records;
+        m.progress.set(applied);
+        onProgress?.({ phase: 'apply', bytes: verifier.bytes, records: applied });
+      };
       let counts: { holders: number; credentials: number };
       try {
-        counts = await sink.applySnapshot(records(), { version: meta.version, issuedAt: meta.issuedAt });
+        const snapshotMeta = { version: meta.version, issuedAt: meta.issuedAt };
+        // A store that can read the staged file itself does, off the event loop; otherwise the records come from here.
+        counts = sink.applySnapshotFile
+          ? await sink.applySnapshotFile({ path: file, fromByte: header.fromByte, firstLine: 2 }, snapshotMeta, progress)
+          : await sink.applySnapshot(stagedRecords(file, header.fromByte, progress), snapshotMeta);
       } catch (err) {
-        lineReader.close();
         m.snapshots.inc({ result: 'rejected' });
         const e = isGatehouseError(err) ? err : new GatehouseError('GH_DOWNLINK_FORMAT', `the store refused the snapshot: ${(err as Error).message}`, undefined, { cause: err });
         return reject(e, 'snapshot');
@@ -311,6 +307,40 @@ export function createDownlink(opts: DownlinkOptions): Downlink {
   };
 }
 
+/** The first line of a staged body (its header) and the byte where the next line starts. */
+async function readHeaderLine(file: string): Promise<{ line: string; fromByte: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_HEADER_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const end = buf.subarray(0, bytesRead).indexOf(0x0a);
+    if (end < 0 && bytesRead === buf.length) throw new GatehouseError('GH_DOWNLINK_FORMAT', `the header line is longer than ${MAX_HEADER_BYTES} bytes`);
+    const lineEnd = end < 0 ? bytesRead : end;
+    return { line: buf.toString('utf8', 0, lineEnd).replace(/\r$/, ''), fromByte: Math.min(lineEnd + 1, bytesRead) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The records of a staged snapshot, read and parsed here (for a sink that cannot read the file itself). */
+async function* stagedRecords(file: string, fromByte: number, progress: (records: number) => void): AsyncGenerator<EntitlementRecord> {
+  const lines = createInterface({ input: createReadStream(file, { start: fromByte }), crlfDelay: Infinity });
+  let lineNo = 1;
+  let records = 0;
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      if (line === '') continue;
+      records++;
+      if (records % 10_000 === 0) progress(records);
+      yield parseEntitlementLine(line, lineNo);
+    }
+    progress(records);
+  } finally {
+    lines.close();
+  }
+}
+
 function parseMeta<T extends { gatehouse: string; gateway?: string }>(line: string, kind: T['gatehouse'], gatewayId: string): T {
   let meta: T;
   try {
@@ -324,30 +354,6 @@ function parseMeta<T extends { gatehouse: string; gateway?: string }>(line: stri
   return meta;
 }
 
-/** Checks the fields the gateway relies on; the store validates the rest. */
-export function parseRecord(line: string, lineNo: number): EntitlementRecord {
-  let r: EntitlementRecord;
-  try {
-    r = JSON.parse(line) as EntitlementRecord;
-  } catch {
-    throw new GatehouseError('GH_DOWNLINK_FORMAT', `line ${lineNo} is not JSON`);
-  }
-  if (!isRecord(r)) throw new GatehouseError('GH_DOWNLINK_FORMAT', `line ${lineNo} is not an entitlement record (holder and credentials required)`);
-  return r;
-}
-
-function isRecord(r: unknown): r is EntitlementRecord {
-  const x = r as EntitlementRecord | null;
-  return (
-    typeof x === 'object' &&
-    x !== null &&
-    typeof x.holder === 'string' &&
-    x.holder.length > 0 &&
-    x.holder.length <= 256 &&
-    Array.isArray(x.credentials) &&
-    x.credentials.every((c) => typeof c === 'object' && c !== null && CREDENTIAL_KINDS.has(c.kind) && typeof c.value === 'string' && c.value.length > 0 && c.value.length <= 256)
-  );
-}
 
 export function parseChange(line: string, lineNo: number): EntitlementChange {
   let c: EntitlementChange;
@@ -360,7 +366,7 @@ export function parseChange(line: string, lineNo: number): EntitlementChange {
   const ok =
     typeof c === 'object' &&
     c !== null &&
-    ((c.op === 'upsert' && isRecord(c.record)) ||
+    ((c.op === 'upsert' && isEntitlementRecord(c.record)) ||
       (c.op === 'delete' && holderOk(c.holder)) ||
       (c.op === 'block' && holderOk(c.holder) && typeof c.reason === 'string') ||
       (c.op === 'consent' && holderOk(c.holder) && typeof c.consent === 'object' && c.consent !== null));

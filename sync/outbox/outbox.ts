@@ -8,6 +8,7 @@ import type { Logger } from '../../gateway/core/log.js';
 import { EVENT_PRIORITY, type CloudEvent, type EventPriority, type EventSink } from '../../gateway/events/cloudevent.js';
 import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
 import { openDatabase, type Db, type Migration } from '../../gateway/store/db.js';
+import { startBackgroundWorker } from '../../gateway/ops/thread-priority.js';
 import { counter, gauge } from '../metrics.js';
 
 /**
@@ -616,7 +617,7 @@ function startCheckpointer(path: string, db: Db, log: Logger): { stop: () => Pro
   let worker: Worker;
   try {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    worker = new Worker(CHECKPOINTER_SOURCE, { eval: true, workerData: { module, path, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    worker = startBackgroundWorker(() => new Worker(CHECKPOINTER_SOURCE, { eval: true, workerData: { module, path, intervalMs: CHECKPOINT_INTERVAL_MS } }));
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'outbox checkpointer thread unavailable; checkpoints run inline');
     return undefined;

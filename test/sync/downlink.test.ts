@@ -10,7 +10,8 @@ import { silentLogger } from '../../gateway/core/log.js';
 import type { Alarm } from '../../gateway/core/types.js';
 import { isGatehouseError } from '../../gateway/errors.js';
 import { startCentralStandIn, type CentralStandIn } from '../../scripts/central/index.js';
-import { createDownlink, parseChange, parseRecord, type DownlinkOptions } from '../../sync/downlink/downlink.js';
+import { createDownlink, parseChange, type DownlinkOptions } from '../../sync/downlink/downlink.js';
+import { parseEntitlementLine as parseRecord } from '../../gateway/access/entitlement.js';
 
 /** An in-memory entitlement store that swaps a snapshot in only once it was read completely. */
 function memorySink() {
