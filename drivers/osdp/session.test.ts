@@ -73,6 +73,28 @@ describe('ReaderSession: plain text', () => {
     expect(h.s.nextMessage(h.now())!.equals(first!)).toBe(true);
   });
 
+  it('spaces retransmissions to a reader that keeps missing replies (250, 500, 1,000 ms), and polls at once again when it answers', () => {
+    const h = make();
+    bringOnline(h);
+    const sentAt: number[] = [];
+    while (sentAt.length < 6) {
+      if (h.s.ready(h.now())) {
+        h.s.nextMessage(h.now());
+        sentAt.push(h.now());
+      }
+      h.advance(10);
+    }
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    // Each gap is the 200 ms reply timeout (+ wire time, + the 10 ms step), then the spacing.
+    expect(gaps.map((g) => Math.round((g - 200) / 250) * 250)).toEqual([0, 250, 500, 1000, 1000]);
+    // It answers the retransmission: the next POLL is a poll interval away, not a suspect's wait.
+    while (!h.s.ready(h.now())) h.advance(10);
+    h.reply(h.send(), REPLY.ACK);
+    h.advance(50);
+    expect(h.s.ready(h.now())).toBe(true);
+    expect(h.s.dueAt()).toBeLessThanOrEqual(h.now());
+  });
+
   it('adds the wire time of the command to the timeout (9600 baud)', () => {
     const h = make({ baudRate: 9600 });
     h.s.nextMessage(h.now()); // 9 bytes = 9.4 ms at 9600
@@ -104,7 +126,9 @@ describe('ReaderSession: plain text', () => {
       h.advance(50);
     }
     expect(h.now() - 1000).toBeGreaterThanOrEqual(8000);
-    expect(sent).toBeGreaterThan(30);
+    // Suspect after the second miss: retransmissions every 250, 500, then 1,000 ms, not at every turn.
+    expect(sent).toBeGreaterThanOrEqual(8);
+    expect(sent).toBeLessThanOrEqual(11);
     const offline = h.events.find((e) => e.type === 'state' && e.state === 'offline') as Extract<SessionEvent, { type: 'state' }>;
     expect(offline.code).toBe('GH_OSDP_TIMEOUT');
     expect(h.s.ready(h.now())).toBe(false);
