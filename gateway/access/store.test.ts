@@ -221,6 +221,19 @@ describe('entitlement store', () => {
     expect(store.holder('a')?.consent).toEqual({ personalisation: false });
   });
 
+  it('answers holder() for a holder just decided from memory, and forgets it when the data changes', async () => {
+    const store = open();
+    await store.applySnapshot(iterate([rec('a', '1', { tier: 'gold', consent: { personalisation: true } })]), meta);
+    expect(store.lookup({ kind: 'card', value: '1' })?.holder).toBe('a');
+    // The same object as the decision's: no second read (a fresh read would parse a new one).
+    expect(store.holder('a')).toBe(store.holder('a'));
+    store.applyChanges([{ op: 'consent', holder: 'a', consent: { personalisation: false } }], 'c1');
+    expect(store.holder('a')?.consent).toEqual({ personalisation: false });
+    store.lookup({ kind: 'card', value: '1' });
+    store.applyChanges([{ op: 'block', holder: 'a', reason: 'lost card' }], 'c2');
+    expect(store.holder('a')).toMatchObject({ blocked: { reason: 'lost card' } });
+  });
+
   it('lists ticketed events that ended in a window, with their holders, following changes', async () => {
     const store = open();
     const event = (id: string, end: string) => ({ id, start: '2026-03-04T18:00:00Z', end });

@@ -39,8 +39,8 @@ export interface EndedTicketEvent {
 export interface EntitlementStore extends EntitlementSink {
   /** The holder owning this credential, or undefined. Synchronous: one HMAC and one indexed read. */
   lookup(credential: Pick<Credential, 'kind' | 'value'>): CompiledEntitlement | undefined;
-  /** A holder's record without credentials (tier, consent, display name, flags), or undefined. One indexed read. */
-  holder(holderRef: string): StoredEntitlement | undefined;
+  /** A holder's record without credentials (tier, consent, display name, flags), or undefined. One indexed read, or none for a holder just looked up. Read-only: the object may be shared. */
+  holder(holderRef: string): Readonly<StoredEntitlement> | undefined;
   /** Ticketed events whose end lies in (`afterMs`, `untilMs`], each with its holders, ordered by end. */
   ticketEventsEndedBetween(afterMs: number, untilMs: number): EndedTicketEvent[];
   status(): EntitlementStoreStatus;
@@ -108,6 +108,8 @@ const BUILD_CACHE_KIB = 8_192;
 const BUILD_BATCH = 1_000;
 /** Compiled entitlements kept in memory; a plain clear when full is enough for a cache this hot. */
 const CACHE_LIMIT = 50_000;
+/** Holders kept by ref after a decision, for the engagement read that follows it. */
+const RECENT_LIMIT = 1_000;
 
 /** Statements shared by the change path (prepared below) and the snapshot builder thread. */
 const SQL = {
@@ -226,7 +228,11 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
   }
 
   let stmts = prepare(db);
-  let cache = new Map<number, CompiledEntitlement>();
+  let cache = new Map<number, { compiled: CompiledEntitlement; stored: StoredEntitlement }>();
+  // Holders decided recently, by ref: engagement asks for the holder right after each decision
+  // (consent, tier), and reading it back from SQLite and parsing it again was ~2% of the surge's
+  // event loop. Cleared with `cache` whenever the data changes.
+  let recent = new Map<string, StoredEntitlement>();
   let closed = false;
   let loading: { changes: Array<{ changes: EntitlementChange[]; cursor: string }> } | undefined;
 
@@ -437,6 +443,7 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
         stmts = nextStmts;
         path = builtPath;
         cache = new Map();
+        recent = new Map();
         corruptMovedAside = undefined;
         meta = readMeta();
         setImmediate(() => retire(old, oldPath));
@@ -465,13 +472,16 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     lookup(credential) {
       const row = stmts.lookup.get(hash(credential).subarray(0, HASH_BYTES));
       if (!row) return undefined;
-      let compiled = cache.get(row.id);
-      if (!compiled) {
-        compiled = compileEntitlement(JSON.parse(row.body) as StoredEntitlement);
+      let entry = cache.get(row.id);
+      if (!entry) {
+        const stored = JSON.parse(row.body) as StoredEntitlement;
+        entry = { compiled: compileEntitlement(stored), stored };
         if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(row.id, compiled);
+        cache.set(row.id, entry);
       }
-      return compiled;
+      if (recent.size >= RECENT_LIMIT) recent.clear();
+      recent.set(entry.stored.holder, entry.stored);
+      return entry.compiled;
     },
 
     async applySnapshot(records, snapshotMeta) {
@@ -518,6 +528,7 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
       applyChangesTo(db, stmts, [{ changes, cursor }], appliedAt);
       loading?.changes.push({ changes, cursor });
       cache = new Map();
+      recent = new Map();
       meta = readMeta();
     },
 
@@ -526,6 +537,8 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
     },
 
     holder(holderRef) {
+      const seen = recent.get(holderRef);
+      if (seen) return seen;
       const row = stmts.holderByRef.get(holderRef);
       return row ? (JSON.parse(row.body) as StoredEntitlement) : undefined;
     },
