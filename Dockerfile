@@ -39,6 +39,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 ENV NODE_ENV=production
+# glibc malloc arenas: gateway/ops/node-flags.ts.
+ENV MALLOC_ARENA_MAX=2
 USER gatehouse
 # Everything the gateway writes lives here (storage.dataDir in the config should point at it).
 VOLUME ["/var/lib/gatehouse"]
@@ -46,5 +48,5 @@ VOLUME ["/var/lib/gatehouse"]
 EXPOSE 1883 8883 9464
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Node flags: gateway/ops/node-flags.ts (a smaller V8 heap for a Pi; test/ops/deploy.test.ts keeps them in step).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "--optimize-for-size", "/opt/gatehouse/bin/gatehouse.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/gatehouse/bin/gatehouse.js"]
 CMD ["run", "--config", "/etc/gatehouse/gatehouse.yaml"]

@@ -1,21 +1,34 @@
 /**
- * Node/V8 flags the gateway process runs with in production: the systemd
- * unit (deploy/gatehouse.service), the Docker image (Dockerfile) and the venue
- * simulator's child gateway all use this list, so a benchmark measures what a
- * venue runs. test/ops/deploy.test.ts keeps the unit and the Dockerfile in step.
+ * Node/V8 flags and environment the gateway process runs with in production:
+ * the systemd unit (deploy/gatehouse.service), the Docker image (Dockerfile)
+ * and the venue simulator's child gateway all use these, so a benchmark
+ * measures what a venue runs. test/ops/deploy.test.ts keeps them in step.
  *
- * Why these: at a stadium surge the gateway allocates fast but keeps little
- * (live heap ~60 MB), and V8's defaults size the heap for a desktop: young
- * generation semi-spaces of 16 MB and an old generation allowed to grow well
- * past the live set before a full GC. On a Pi that is memory for nothing.
- *   --max-semi-space-size=4   young generation 3 x 4 MB: shorter, more frequent scavenges
- *   --optimize-for-size       V8's memory-saving mode (smaller heap growth steps)
- * Measured with `gatehouse bench surge` (30-s runs, docs/benchmarks.md): peak
- * RSS 277-301 MB without them, 217 MB with them.
+ * Why: at a stadium surge the gateway allocates fast but keeps little (live
+ * heap ~60 MB), and V8's defaults size the heap for a desktop. Measured with
+ * `gatehouse bench surge` (docs/benchmarks.md, "Surge"):
+ *   --max-semi-space-size=2    young generation 3 x 2 MB: frequent, short scavenges
+ *   --heap-growing-percent=20  the old generation grows 20 % past the live set
+ *                              before the next full GC (V8 lets it grow up to 4x)
+ *   MALLOC_ARENA_MAX=2         glibc keeps 2 malloc arenas instead of 8 per core;
+ *                              the threads (libuv's pool for zlib and fs, SQLite
+ *                              helpers) otherwise each get one: ~16 MB of RSS
+ * No flags: peak RSS ~400 MB. `--optimize-for-size` (used before) kept RSS at
+ * 255-280 MB but made the event loop ~3x slower to answer (lane p99 71-111 ms
+ * against 45-60 ms): its memory-reducing full GCs and smaller code cost CPU on
+ * a loop that is already 80 % busy at 1,000 decisions/s.
  * Not used: --max-old-space-size. With a 512 MB cap the gateway died mid-surge
  * in three runs of three (cause not found); systemd's MemoryMax is the ceiling instead.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--optimize-for-size'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
+
+/** Environment the gateway process runs with (see GATEWAY_NODE_FLAGS). */
+export const GATEWAY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/** The environment to start a gateway child with: GATEWAY_ENV under whatever `env` already sets. */
+export function gatewayEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...GATEWAY_ENV, ...env };
+}
 
 /** The flags to start a gateway child with; `GATEHOUSE_GATEWAY_NODE_FLAGS` (space-separated, may be empty) overrides them for experiments. */
 export function gatewayNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GatehouseError } from '../../gateway/errors.js';
-import { gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
+import { gatewayEnv, gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
 
 export const GATEHOUSE_BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 
@@ -18,7 +18,7 @@ export interface GatewayChild {
 export function startGatewayChild(configFile: string, logLevel = 'warn', bin = GATEHOUSE_BIN): GatewayChild {
   // With the production Node flags (gateway/ops/node-flags.ts): the figures are those of a deployed gateway.
   const child = spawn(process.execPath, [...gatewayNodeFlags(), bin, 'run', '--config', configFile], {
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: logLevel },
+    env: { ...gatewayEnv(), GATEHOUSE_LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: Ctrl-C in the terminal stops the crowd, not the gateway, so the run can still drain.
     detached: true,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_NODE_FLAGS, gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS, gatewayEnv, gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
 
 const deployFile = (name: string) => fileURLToPath(new URL(`../../deploy/${name}`, import.meta.url));
 
@@ -37,8 +37,10 @@ describe('deploy/gatehouse.service', () => {
     expect(service.get('ExecStart')).toContain('gatehouse.js run --config /etc/gatehouse/gatehouse.yaml');
   });
 
-  it('starts Node with the production flags the simulator measures (gateway/ops/node-flags.ts)', () => {
+  it('starts Node with the production flags and environment the simulator measures (gateway/ops/node-flags.ts)', () => {
     expect(service.get('ExecStart')).toBe(`/usr/bin/node ${GATEWAY_NODE_FLAGS.join(' ')} /opt/gatehouse/bin/gatehouse.js run --config /etc/gatehouse/gatehouse.yaml`);
+    const environment = [...unit.matchAll(/^Environment=(\S+?)=(.*)$/gm)].map((m) => [m[1], m[2]]);
+    for (const [name, value] of Object.entries(GATEWAY_ENV)) expect(environment).toContainEqual([name, value]);
   });
 
   it('runs unprivileged with a writable data directory only and no capabilities', () => {
@@ -103,6 +105,12 @@ describe('Node flags', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(entrypoint).toBeDefined();
     expect(JSON.parse(entrypoint!)).toEqual(['/usr/bin/tini', '--', 'node', ...GATEWAY_NODE_FLAGS, '/opt/gatehouse/bin/gatehouse.js']);
+    for (const [name, value] of Object.entries(GATEWAY_ENV)) expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, 'm'));
+  });
+
+  it('give a gateway child the production environment unless the caller set it', () => {
+    expect(gatewayEnv({ PATH: '/bin' })).toEqual({ ...GATEWAY_ENV, PATH: '/bin' });
+    expect(gatewayEnv({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX).toBe('8');
   });
 
   it('are the defaults for a gateway child, and an experiment can override them (empty = none)', () => {
