@@ -56,6 +56,8 @@ export async function run(options: Record<string, string | number | boolean>): P
         }
       : {}),
     detail: main,
+    // The clean run's own detail (per-second timeline, slowest lanes), to tell which run a difference came from.
+    ...(reference ? { detail_clean: reference } : {}),
   };
 }
 
