@@ -85,13 +85,6 @@ function stderrTail(child: ChildProcess, max = 2048): () => string {
   return () => tail.trim();
 }
 
-let sqliteEntry: string | undefined;
-/** Where better-sqlite3 lives, for `require` in an evaluated worker thread (resolved once: it is sync file-system work). */
-export function sqliteModulePath(): string {
-  sqliteEntry ??= createRequire(import.meta.url).resolve('better-sqlite3');
-  return sqliteEntry;
-}
-
 export function startSnapshotBuilder(opts: SnapshotBuilderOptions): SnapshotBuilder {
   const maxInFlight = opts.maxInFlight ?? 4;
   let ready = false;

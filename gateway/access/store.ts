@@ -102,16 +102,16 @@ const MIGRATIONS: Migration[] = [
  * lookups touch fewer pages (scripts/bench/access.ts).
  */
 const HASH_BYTES = 16;
-/** Page cache of the snapshot build (on the builder thread): big enough to keep the b-tree's upper levels, small enough that the final commit writes little. */
+/** Page cache of the snapshot build (in the build process): big enough to keep the b-tree's upper levels, small enough that the final commit writes little. */
 const BUILD_CACHE_KIB = 8_192;
-/** Records per message to the builder thread: large enough that messaging costs little, small enough to clone in well under a ms. */
+/** Records per message to the build process: large enough that messaging costs little, small enough to clone in well under a ms. */
 const BUILD_BATCH = 1_000;
 /** Compiled entitlements kept in memory; a plain clear when full is enough for a cache this hot. */
 const CACHE_LIMIT = 50_000;
 /** Holders kept by ref after a decision, for the engagement read that follows it. */
 const RECENT_LIMIT = 1_000;
 
-/** Statements shared by the change path (prepared below) and the snapshot builder thread. */
+/** Statements shared by the change path (prepared below) and the snapshot build process. */
 const SQL = {
   insertCredential: 'INSERT OR REPLACE INTO credential (hash, holder) VALUES (?, ?)',
   setMeta: 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)',
@@ -172,10 +172,12 @@ const newBatch = (): BuildBatch => ({ refs: [], bodies: [], counts: [], credenti
 
 /**
  * The SQLite entitlement cache (issue #3). Credentials are kept only as
- * HMAC-SHA256 hashes. A snapshot is built in a separate file by a worker
- * thread (snapshot-builder.ts), fed in chunks that yield to the event loop,
- * then named by the pointer file and swapped in: decisions keep using the
- * previous file until the swap, which pauses them for about a millisecond.
+ * HMAC-SHA256 hashes. A snapshot is built in a separate file by a process
+ * of its own at the lowest CPU priority (snapshot-builder.ts), which reads a
+ * staged snapshot file itself or gets records from the event loop in chunks
+ * that yield, then named by the pointer file and swapped in: decisions keep
+ * using the previous file until the swap, which pauses them for about a
+ * millisecond.
  */
 export function openEntitlementStore(opts: EntitlementStoreOptions): EntitlementStore {
   const hash = credentialHasher(opts.key);
