@@ -34,8 +34,6 @@ const BATCH = 1_000;
 let inserter: Inserter | undefined;
 let hash: (credential: Pick<Credential, 'kind' | 'value'>) => Buffer;
 let hashBytes = 16;
-/** Holders the inserter refused as already in this snapshot, not yet reported. */
-let duplicates: string[] = [];
 
 function open(m: Extract<ToBuilder, { type: 'open' }>): void {
   hash = credentialHasher(Buffer.from(m.key));
@@ -102,6 +100,8 @@ async function loadFile(m: Extract<ToBuilder, { type: 'file' }>): Promise<void> 
   const lines = createInterface({ input: createReadStream(m.file, { start: m.fromByte }), crlfDelay: Infinity });
   let lineNo = m.firstLine - 1;
   let records = 0;
+  // Reported with the progress every PROGRESS_EVERY records: holders already in this snapshot, and records skipped.
+  let duplicates: string[] = [];
   let skipped: BuildProblem[] = [];
   const batcher = new Batcher();
   const collect = (dups: string[]) => {
