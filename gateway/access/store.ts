@@ -106,8 +106,14 @@ const HASH_BYTES = 16;
 const BUILD_CACHE_KIB = 8_192;
 /** Records per message to the build process: large enough that messaging costs little, small enough to clone in well under a ms. */
 const BUILD_BATCH = 1_000;
-/** Compiled entitlements kept in memory; a plain clear when full is enough for a cache this hot. */
-const CACHE_LIMIT = 50_000;
+/**
+ * Compiled entitlements kept in memory, oldest out first. It saves the JSON
+ * parse and compile of a card read again soon (a retry, a passback attempt);
+ * the SQLite lookup runs either way. Small on purpose: in a surge nearly every
+ * card is new, and 50,000 entries were ~40 % of the gateway's live heap in the
+ * stadium surge (heap snapshot), which every full GC had to mark.
+ */
+const CACHE_LIMIT = 5_000;
 /** Holders kept by ref after a decision, for the engagement read that follows it. */
 const RECENT_LIMIT = 1_000;
 
@@ -478,7 +484,7 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
       if (!entry) {
         const stored = JSON.parse(row.body) as StoredEntitlement;
         entry = { compiled: compileEntitlement(stored), stored };
-        if (cache.size >= CACHE_LIMIT) cache.clear();
+        if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as number);
         cache.set(row.id, entry);
       }
       if (recent.size >= RECENT_LIMIT) recent.clear();

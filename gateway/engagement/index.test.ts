@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { configSchema, type GatewayConfig } from '../../config/schema.js';
 import { Bus, type BusTopics } from '../bus/bus.js';
@@ -11,6 +12,7 @@ import { eventFactory, type CloudEvent, type EventPriority } from '../events/clo
 import { EVENT_CATALOGUE, EVENT_TYPES } from './event-schemas.js';
 import type { HolderInfo, TicketDirectory } from './holders.js';
 import { createEngagement } from './index.js';
+import { VISITS_DB_FILE } from './visits.js';
 
 const START = Date.parse('2026-11-23T08:00:00Z');
 const UUID = 'e2c56db5-dffb-48d2-b060-d0f5a71096e0';
@@ -358,6 +360,25 @@ describe('createEngagement', () => {
     expect(h.events).toEqual([]);
     await h.engagement.stop();
     expect(h.types()).toEqual([EVENT_TYPES.visitStarted, EVENT_TYPES.visitFirst]);
+  });
+
+  it('writes the visit history in slices, one per turn of the event loop, so decisions interleave', async () => {
+    h = harness({ holderLookup: () => ({ tier: 'gold', consent: { personalisation: false } }) });
+    h.engagement.start();
+    for (let i = 0; i < 1200; i++) {
+      h.bus.emit('decision', { result: 'granted', reason: 'ok', holderRef: `fan-${i}`, laneId: 'in-1', zoneId: 'main', direction: 'in', flags: {}, at: h.time.wall, deviceId: 'gate', monoIn: h.time.mono, monoOut: h.time.mono });
+    }
+    await h.settle();
+    const peek = new Database(join(h.dataDir, VISITS_DB_FILE), { readonly: true });
+    const stored = () => (peek.prepare('SELECT count(*) AS n FROM holder_visits').get() as { n: number }).n;
+    expect(stored()).toBe(0);
+    h.advance(10_000);
+    expect(stored()).toBe(500);
+    await h.settle();
+    expect(stored()).toBe(1000);
+    await h.settle();
+    expect(stored()).toBe(1200);
+    peek.close();
   });
 
   it('on stop emits exits for everyone inside, flushes visit history and stops listening', async () => {

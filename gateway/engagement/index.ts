@@ -45,6 +45,8 @@ export interface Engagement {
 /** Component name in event sources (`gatehouse://<gw>/engagement`) for events no single device owns. */
 const ORIGIN = 'engagement';
 const TICK_MS = 1_000;
+/** Visit-history rows per flush transaction: ~2-3 µs each, so one slice holds the event loop about a millisecond. */
+const FLUSH_SLICE_ROWS = 500;
 /** A wall clock that moves this much more (or less) than the monotonic clock between ticks has jumped. */
 const CLOCK_JUMP_MS = 5_000;
 /** Sightings stamped further ahead of our monotonic clock than this come from a clock we cannot trust. */
@@ -142,6 +144,7 @@ export function createEngagement(opts: EngagementOptions): Engagement {
   let closed = false;
   const deferred: Array<() => void> = [];
   let deferredRun: NodeJS.Immediate | undefined;
+  let flushRun: NodeJS.Immediate | undefined;
 
   function emit(type: string, subject: string | undefined, data: unknown, priority: EventPriority, origin = ORIGIN): void {
     const event = makeEvent({ type, origin, subject, data, clockSynced: clock.isSynced() });
@@ -405,13 +408,18 @@ export function createEngagement(opts: EngagementOptions): Engagement {
     }
   }
 
+  /** Writes the visit history a slice per turn of the event loop (VisitHistory.flush), so decisions interleave. */
   function flush(): void {
+    if (flushRun) clearImmediate(flushRun);
+    flushRun = undefined;
     try {
-      history.flush();
+      history.flush(FLUSH_SLICE_ROWS);
     } catch (err) {
       errors.inc({ code: 'GH_ENGAGEMENT_STATE' });
       log.error({ err, code: 'GH_ENGAGEMENT_STATE' }, 'visit history could not be written; will retry');
+      return;
     }
+    if (history.pendingWrites > 0 && !closed) flushRun = setImmediate(flush);
   }
 
   function checkNoShows(dir: TicketDirectory): void {
@@ -460,6 +468,7 @@ export function createEngagement(opts: EngagementOptions): Engagement {
       for (const off of unsubscribe.splice(0)) off();
       for (const t of timers.splice(0)) clearInterval(t);
       if (deferredRun) clearImmediate(deferredRun);
+      if (flushRun) clearImmediate(flushRun);
       runDeferred();
       if (running) {
         running = false;

@@ -76,4 +76,27 @@ describe('VisitHistory', () => {
     expect(again.recordVisit('h1', day('2026-11-22T10:00:00Z'))).toMatchObject({ firstOfSeason: true, season: '2026/27' });
     again.close();
   });
+
+  it('flushes in slices of at most maxRows, meta with the first, and keeps rows changed between slices dirty', () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
+    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    for (let i = 0; i < 25; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
+    history.setMeta('cursor', '7');
+    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    const stored = () => (peek.prepare('SELECT count(*) AS n FROM holder_visits').get() as { n: number }).n;
+    const storedVisits = (h: string) => (peek.prepare('SELECT visits FROM holder_visits WHERE holder = ?').get(h) as { visits: number } | undefined)?.visits;
+    expect(history.flush(10)).toBe(11);
+    expect(stored()).toBe(10);
+    expect(peek.prepare("SELECT value FROM engagement_meta WHERE key = 'cursor'").get()).toEqual({ value: '7' });
+    expect(history.pendingWrites).toBe(15);
+    // h0 was written in the first slice; a new visit makes it dirty again.
+    history.recordVisit('h0', day('2026-11-21T10:00:00Z'));
+    expect(history.flush(10)).toBe(10);
+    expect(history.flush(10)).toBe(6);
+    expect(history.flush(10)).toBe(0);
+    expect(stored()).toBe(25);
+    expect(storedVisits('h0')).toBe(2);
+    peek.close();
+    history.close();
+  });
 });

@@ -49,6 +49,12 @@ const MIGRATIONS: Migration[] = [
 ];
 
 export const VISITS_DB_FILE = 'engagement.db';
+/**
+ * Rows kept in memory once written. A holder's row is read at entry and maybe
+ * at exit hours later, so a large cache mostly holds rows that will not be read
+ * again, and each full GC has to mark them all.
+ */
+const CLEAN_CACHE_LIMIT = 5_000;
 
 /** Calendar facts in the gateway's time zone. */
 export function calendar(timeZone: string, seasonStart: string): (atMs: number) => { day: number; week: number; season: string } {
@@ -180,22 +186,36 @@ export class VisitHistory {
     return this.dirty.size + this.pendingMeta.size;
   }
 
-  /** Writes every change since the last flush in one transaction; returns the rows written. */
-  flush(): number {
-    const n = this.pendingWrites;
-    if (n === 0) return 0;
+  /**
+   * Writes changes since the last flush, at most `maxRows` holder rows in one
+   * transaction; meta goes with the first slice, so a no-show cursor is stored
+   * at once. Returns the
+   * rows written. A busy gate dirties about 1,000 holders a second: writing ten
+   * seconds of them at once held the event loop 17-40 ms in the stadium surge
+   * (--cpu-prof), so the engagement tick writes slices of FLUSH_SLICE_ROWS.
+   */
+  flush(maxRows = Number.POSITIVE_INFINITY): number {
+    if (this.pendingWrites === 0) return 0;
+    const holders: string[] = [];
+    for (const holder of this.dirty) {
+      if (holders.length >= maxRows) break;
+      holders.push(holder);
+    }
     this.db.transaction(() => {
-      for (const holder of this.dirty) {
+      for (const [k, v] of this.pendingMeta) this.putMeta.run(k, v);
+      for (const holder of holders) {
         const row = this.cache.get(holder);
         if (row) this.upsert.run(row);
       }
-      for (const [k, v] of this.pendingMeta) this.putMeta.run(k, v);
     })();
-    this.dirty.clear();
+    // Only after the commit: a failed transaction leaves everything dirty for the next try.
+    const written = holders.length + this.pendingMeta.size;
+    for (const holder of holders) this.dirty.delete(holder);
     this.pendingMeta.clear();
-    // Clean rows can be re-read: keep the cache from growing with every holder ever seen.
-    if (this.cache.size > 50_000) this.cache.clear();
-    return n;
+    // Clean rows can be re-read: keep the cache from growing with every holder ever seen
+    // (never while dirty rows exist only in the cache).
+    if (this.dirty.size === 0 && this.cache.size > CLEAN_CACHE_LIMIT) this.cache.clear();
+    return written;
   }
 
   close(): void {
