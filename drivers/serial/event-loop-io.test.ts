@@ -60,6 +60,31 @@ describe('event-loop serial I/O', () => {
     closeSync(port.fd!);
   });
 
+  it('after a short read waits for the poller before reading again (no EAGAIN round), after a full one reads at once', async () => {
+    const { port, other, cleanup } = fifoPort();
+    cleanups.push(cleanup);
+    const buf = Buffer.alloc(8);
+    writeSync(other, Buffer.from('abcdef'));
+    expect((await readNonBlocking(port, buf, 0, 4)).bytesRead).toBe(4);
+    // Full read: the tty may hold more, so the next read goes straight to it.
+    expect((await readNonBlocking(port, buf, 0, 4)).bytesRead).toBe(2);
+    // Short read: the tty was empty. Bytes that arrive now are read once the poller says so.
+    writeSync(other, Buffer.from('gh'));
+    let settled = false;
+    const pending = readNonBlocking(port, buf, 0, 8).then((r) => {
+      settled = true;
+      return r;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    expect(port.poller.listenerCount('readable')).toBe(1);
+    port.poller.emit('readable');
+    expect((await pending).bytesRead).toBe(2);
+    expect(buf.subarray(0, 2).toString()).toBe('gh');
+    closeSync(other);
+    closeSync(port.fd!);
+  });
+
   it('a closed port is a cancel, an invalid fd a disconnect, a poller error is passed on', async () => {
     const closed = makePort(null);
     await expect(readNonBlocking(closed, Buffer.alloc(4), 0, 4)).rejects.toMatchObject({ canceled: true });
@@ -119,7 +144,10 @@ describe('event-loop serial I/O', () => {
     expect(writerPort.writeOperation).toBe(w);
     await w;
     expect(writerPort.writeOperation).toBeNull();
-    expect((await opened.read(Buffer.alloc(4), 0, 4)).bytesRead).toBe(1);
+    // The first read was short, so this one waits for the poller (the real one fires on its own).
+    const second = opened.read(Buffer.alloc(4), 0, 4);
+    port.poller.emit('readable');
+    expect((await second).bytesRead).toBe(1);
 
     const foreign = { ...makePort(null), fd: null, poller: undefined } as unknown as UnixPortBinding;
     const original = foreign.read;

@@ -57,8 +57,18 @@ function ready(port: UnixPortBinding, event: 'readable' | 'writable'): Promise<v
   });
 }
 
+/**
+ * Ports whose last read returned less than it asked for: the tty was empty
+ * then, so the next read waits on the poller first instead of making a
+ * `readSync` that would throw EAGAIN (a syscall and an Error with its stack,
+ * once per reply on every OSDP exchange). The poller is level-triggered, so
+ * bytes that came in between wake it at once.
+ */
+const drained = new WeakSet<UnixPortBinding>();
+
 /** Reads whatever the tty has now, waiting on the poller when it has nothing. */
 export async function readNonBlocking(port: UnixPortBinding, buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }> {
+  if (drained.delete(port) && port.isOpen) await ready(port, 'readable');
   for (;;) {
     if (!port.isOpen || port.fd === null) throw notOpen(true);
     let bytesRead: number;
@@ -71,7 +81,10 @@ export async function readNonBlocking(port: UnixPortBinding, buffer: Buffer, off
       continue;
     }
     // The binding re-reads on 0 bytes; on a tty that means "nothing yet", so wait for the poller rather than spin.
-    if (bytesRead > 0) return { bytesRead, buffer };
+    if (bytesRead > 0) {
+      if (bytesRead < length) drained.add(port);
+      return { bytesRead, buffer };
+    }
     await ready(port, 'readable');
   }
 }
