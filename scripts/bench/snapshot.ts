@@ -84,7 +84,10 @@ export async function run(options: Record<string, string | number | boolean>): P
     const sched = schedstat();
     let lastSched = sched?.() ?? [0, 0];
     let maxOnCpu = 0;
-    let worst = { ms: 0, on_cpu_ms: 0, runqueue_ms: 0 };
+    let worst = { ms: 0, on_cpu_ms: 0, runqueue_ms: 0, at_s: 0 };
+    // Every gap over 5 ms, with when it came (s since the apply started): the load's phases differ.
+    const longGaps: Array<{ at_s: number; ms: number }> = [];
+    let start = performance.now();
     const reasons: Record<string, number> = {};
     const decider = new Promise<void>((resolve) => {
       const loop = () => {
@@ -93,11 +96,12 @@ export async function run(options: Record<string, string | number | boolean>): P
         if (sched) {
           const [onCpu, waiting] = sched();
           maxOnCpu = Math.max(maxOnCpu, onCpu - lastSched[0]);
-          if (gap > worst.ms) worst = { ms: gap, on_cpu_ms: onCpu - lastSched[0], runqueue_ms: waiting - lastSched[1] };
+          if (gap > worst.ms) worst = { ms: gap, on_cpu_ms: onCpu - lastSched[0], runqueue_ms: waiting - lastSched[1], at_s: (now - start) / 1000 };
           lastSched = [onCpu, waiting];
         }
         maxGap = Math.max(maxGap, gap);
         gaps.push(gap);
+        if (gap > 5 && longGaps.length < 50) longGaps.push({ at_s: round2((now - start) / 1000), ms: round2(gap) });
         last = now;
         const d = engine.decide(decisionsDuring % 2 === 0 ? 'bowl-in' : 'bowl-out', { kind: 'card', value: benchCard(decisionsDuring % 10_000) });
         reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
@@ -109,7 +113,7 @@ export async function run(options: Record<string, string | number | boolean>): P
       setImmediate(loop);
     });
 
-    const start = performance.now();
+    start = performance.now();
     const startCpu = process.cpuUsage();
     await store.applySnapshotFile?.({ path: staged.path, fromByte: staged.fromByte, firstLine: 2 }, { version: 'new', issuedAt: new Date(clock.now()).toISOString() });
     const apply_s = (performance.now() - start) / 1000;
@@ -129,9 +133,10 @@ export async function run(options: Record<string, string | number | boolean>): P
       ...(sched
         ? {
             max_gap_on_cpu_ms: round2(maxOnCpu),
-            worst_gap: { ms: round2(worst.ms), on_cpu_ms: round2(worst.on_cpu_ms), runqueue_ms: round2(worst.runqueue_ms) },
+            worst_gap: { ms: round2(worst.ms), on_cpu_ms: round2(worst.on_cpu_ms), runqueue_ms: round2(worst.runqueue_ms), at_s: round2(worst.at_s) },
           }
         : {}),
+      gaps_over_5ms: longGaps,
       decisions_during_load: decisionsDuring,
       holders_after: store.status().holders,
       rss_mb: Math.round(process.memoryUsage().rss / 1_048_576),

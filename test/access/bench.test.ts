@@ -17,5 +17,6 @@ describe('access benchmarks', () => {
     expect(typeof result.apply_s).toBe('number');
     expect(typeof result.max_decision_gap_ms).toBe('number');
     expect(result.decisions_during_load).toBeGreaterThan(1);
+    expect(Array.isArray(result.gaps_over_5ms)).toBe(true);
   });
 });
