@@ -55,6 +55,12 @@ export interface CentralStandInOptions {
    * millions of events turn it off: only ids are kept for dedupe and counts.
    */
   keepEvents?: boolean;
+  /**
+   * Called with each new (not duplicate) event as it is stored: what the
+   * simulator times central lag with, at the moment of storage and without
+   * copying the whole store to find what is new.
+   */
+  onEvent?: (event: CloudEvent) => void;
 }
 
 export interface CentralStandIn {
@@ -193,6 +199,7 @@ export async function startCentralStandIn(opts: CentralStandInOptions = {}): Pro
         seen.set(e.id, keepEvents ? e : undefined);
         counts.unique += 1;
         accepted += 1;
+        opts.onEvent?.(e);
       }
     }
     const replayed = key !== undefined && idempotency.has(key);

@@ -12,6 +12,7 @@ import { encodeSerialFrame, simulatedSerialReader } from '../../drivers/serial-r
 import { decodeSerialFrames } from '../../drivers/serial-reader/decode.js';
 import type { SerialFraming } from '../../drivers/serial-reader/config.js';
 import type { EntitlementRecord } from '../../gateway/access/model.js';
+import type { CloudEvent } from '../../gateway/events/cloudevent.js';
 import { connectSimDevice, type SimDevice } from '../../drivers/mqtt/sim.js';
 import { SimulatedAdvertiser, type SimulatedBeacon } from '../../drivers/ble/sim.js';
 import { silentLogger, type Logger } from '../../gateway/core/log.js';
@@ -132,7 +133,16 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   try {
     const { privateKey } = generateKeyPairSync('ed25519');
     const token = randomBytes(24).toString('base64url');
-    const central = await startCentralStandIn({ token, signingKey: privateKey, log: log.child({ component: 'central-stand-in' }) });
+    // Set once the crowd starts: each access event is timed the moment central stores it.
+    let onCentralEvent: ((event: CloudEvent) => void) | undefined;
+    const central = await startCentralStandIn({
+      token,
+      signingKey: privateKey,
+      log: log.child({ component: 'central-stand-in' }),
+      // Counts and dedupe only: holding every event would grow this process (and its GC) all run long.
+      keepEvents: false,
+      onEvent: (event) => onCentralEvent?.(event),
+    });
     cleanups.push(() => central.close());
     const venue = await makeSimVenue({
       venueFile: opts.venueFile,
@@ -235,6 +245,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
 
     // --- measurement state ---
     const laneLatencies: Array<{ transport: Transport; lane: string; ms: number; second: number }> = [];
+    // The same by second of presentation, for the live line (no scan of the whole run each second).
+    const laneBySecond: number[][] = [];
     let answered = 0;
     let unexpected = 0;
     let granted = 0;
@@ -248,7 +260,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       if (result === 'granted') granted++;
       else denied++;
       if ((result === 'granted') !== (p.arrival.expect === 'valid')) unexpected++;
-      laneLatencies.push({ transport, lane: lanes[p.arrival.lane]!.id, ms: at - p.at, second: secondOf(p.at) });
+      const latency = { transport, lane: lanes[p.arrival.lane]!.id, ms: at - p.at, second: secondOf(p.at) };
+      laneLatencies.push(latency);
+      (laneBySecond[latency.second] ??= []).push(latency.ms);
     };
 
     const osdpPending = new Map<string, Pending[]>();
@@ -421,24 +435,20 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     cleanups.push(() => timers.forEach((t) => clearTimeout(t)));
 
     // --- central lag: when each access event shows up at the stand-in ---
+    // (Polling a copy of central's whole store every 100 ms instead cost this process up to
+    // tens of ms a time late in a run, which showed up as lane latency.)
     const lags: Array<{ ms: number; second: number; time: number }> = [];
-    let seenAtCentral = 0;
-    const watchCentral = () => {
-      // events() copies the whole store: only when something new arrived.
-      if (central.counts().unique === seenAtCentral) return;
-      const evs = central.events();
-      const now = Date.now();
-      for (let i = seenAtCentral; i < evs.length; i++) {
-        const e = evs[i]!;
-        if (ACCESS_TYPE.test(e.type) && e.time) {
-          const time = Date.parse(e.time);
-          lags.push({ ms: now - time, time, second: Math.floor((performance.now() - t0) / 1000) });
-        }
-      }
-      seenAtCentral = evs.length;
+    const lagsBySecond: number[][] = [];
+    onCentralEvent = (e) => {
+      if (!ACCESS_TYPE.test(e.type) || !e.time) return;
+      const time = Date.parse(e.time);
+      const lag = { ms: Date.now() - time, time, second: secondOf(performance.now()) };
+      lags.push(lag);
+      (lagsBySecond[lag.second] ??= []).push(lag.ms);
     };
-    const centralTimer = setInterval(watchCentral, 100);
-    cleanups.push(() => clearInterval(centralTimer));
+    cleanups.push(() => {
+      onCentralEvent = undefined;
+    });
 
     // --- the arrival loop and the live line ---
     const first = await scrape(venue.adminUrl);
@@ -455,8 +465,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       void scrape(venue.adminUrl)
         .then((s) => {
           const t = timeline.length + 1;
-          const sec = laneLatencies.filter((l) => l.second === t - 1).map((l) => l.ms).sort((a, b) => a - b);
-          const lagSec = lags.filter((l) => l.second === t - 1).map((l) => l.ms).sort((a, b) => a - b);
+          const sec = [...(laneBySecond[t - 1] ?? [])].sort((a, b) => a - b);
+          const lagSec = [...(lagsBySecond[t - 1] ?? [])].sort((a, b) => a - b);
           const point: TimelinePoint = {
             t,
             decisions_per_s: s.decisions - last.decisions,
@@ -506,7 +516,6 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     let lastDecisions = -1;
     await waitFor(
       async () => {
-        watchCentral();
         const s = await scrape(venue.adminUrl);
         const drained = s.outboxDepth === 0 && lags.length >= s.decisions - first.decisions && s.decisions === lastDecisions;
         lastDecisions = s.decisions;
@@ -518,19 +527,12 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       200,
     ).catch(() => undefined);
     clearInterval(ticker);
-    watchCentral();
     const final = await scrape(venue.adminUrl);
     const usage1 = processUsage(gw.pid);
     const seconds = (windowEnd - t0) / 1000;
 
     // The live line could only count answers already back; the timeline gets every answer, by the second the card was presented.
-    const bySecond = new Map<number, number[]>();
-    for (const l of laneLatencies) {
-      const xs = bySecond.get(l.second) ?? [];
-      bySecond.set(l.second, xs);
-      xs.push(l.ms);
-    }
-    for (const p of timeline) p.lane_p99_ms = round(percentile((bySecond.get(p.t - 1) ?? []).sort((a, b) => a - b), 0.99), 1);
+    for (const p of timeline) p.lane_p99_ms = round(percentile([...(laneBySecond[p.t - 1] ?? [])].sort((a, b) => a - b), 0.99), 1);
     const all = laneLatencies.map((l) => l.ms).sort((a, b) => a - b);
     const hostileLanes = offlineReader ? [offlineReader.id] : [];
     const rest = laneLatencies.filter((l) => !hostileLanes.includes(l.lane)).map((l) => l.ms).sort((a, b) => a - b);

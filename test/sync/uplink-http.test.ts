@@ -138,6 +138,17 @@ describe('central stand-in API', () => {
     expect(central.counts()).toEqual({ received: 4, unique: 2, duplicates: 2, batches: 2 });
   });
 
+  it('tells onEvent of each new event as it is stored, never of a duplicate; keepEvents false keeps none', async () => {
+    await central.close();
+    const stored: string[] = [];
+    central = await startCentralStandIn({ keepEvents: false, onEvent: (e) => stored.push(e.id) });
+    await post(JSON.stringify([{ specversion: '1.0', id: 'a' }, { specversion: '1.0', id: 'b' }, { specversion: '1.0', id: 'a' }]), {});
+    await post(JSON.stringify([{ specversion: '1.0', id: 'b' }, { specversion: '1.0', id: 'c' }]), {});
+    expect(stored).toEqual(['a', 'b', 'c']);
+    expect(central.counts()).toMatchObject({ unique: 3, duplicates: 2 });
+    expect(central.events()).toEqual([]);
+  });
+
   it('refuses bodies that are not CloudEvents batches with 4xx', async () => {
     expect((await post('{"not":"a batch"}', {})).statusCode).toBe(400);
     expect((await post('garbage', { 'content-encoding': 'gzip' })).statusCode).toBe(400);
