@@ -374,10 +374,19 @@ describe('createEngagement', () => {
     expect(stored()).toBe(0);
     h.advance(10_000);
     expect(stored()).toBe(500);
+    // Holders seen while the flush runs wait for the next one (no tiny transaction every turn).
+    for (let i = 0; i < 10; i++) {
+      h.bus.emit('decision', { result: 'granted', reason: 'ok', holderRef: `late-${i}`, laneId: 'in-1', zoneId: 'main', direction: 'in', flags: {}, at: h.time.wall, deviceId: 'gate', monoIn: h.time.mono, monoOut: h.time.mono });
+    }
     await h.settle();
     expect(stored()).toBe(1000);
     await h.settle();
     expect(stored()).toBe(1200);
+    await h.settle();
+    await h.settle();
+    expect(stored()).toBe(1200);
+    h.advance(10_000);
+    expect(stored()).toBe(1210);
     peek.close();
   });
 

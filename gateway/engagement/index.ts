@@ -145,6 +145,7 @@ export function createEngagement(opts: EngagementOptions): Engagement {
   const deferred: Array<() => void> = [];
   let deferredRun: NodeJS.Immediate | undefined;
   let flushRun: NodeJS.Immediate | undefined;
+  let flushLeft = 0;
 
   function emit(type: string, subject: string | undefined, data: unknown, priority: EventPriority, origin = ORIGIN): void {
     const event = makeEvent({ type, origin, subject, data, clockSynced: clock.isSynced() });
@@ -408,18 +409,27 @@ export function createEngagement(opts: EngagementOptions): Engagement {
     }
   }
 
-  /** Writes the visit history a slice per turn of the event loop (VisitHistory.flush), so decisions interleave. */
+  /**
+   * Writes the visit history a slice per turn of the event loop (VisitHistory.flush), so decisions
+   * interleave. A flush writes what was pending when it started: rows dirtied meanwhile wait for
+   * the next one, or a busy gate would keep it going with a tiny transaction every turn.
+   */
   function flush(): void {
     if (flushRun) clearImmediate(flushRun);
+    flushLeft = history.pendingWrites;
+    flushSlice();
+  }
+
+  function flushSlice(): void {
     flushRun = undefined;
     try {
-      history.flush(FLUSH_SLICE_ROWS);
+      flushLeft -= history.flush(Math.min(FLUSH_SLICE_ROWS, flushLeft));
     } catch (err) {
       errors.inc({ code: 'GH_ENGAGEMENT_STATE' });
       log.error({ err, code: 'GH_ENGAGEMENT_STATE' }, 'visit history could not be written; will retry');
       return;
     }
-    if (history.pendingWrites > 0 && !closed) flushRun = setImmediate(flush);
+    if (flushLeft > 0 && history.pendingWrites > 0 && !closed) flushRun = setImmediate(flushSlice);
   }
 
   function checkNoShows(dir: TicketDirectory): void {
