@@ -110,8 +110,8 @@ const BUILD_BATCH = 1_000;
  * Compiled entitlements kept in memory, oldest out first. It saves the JSON
  * parse and compile of a card read again soon (a retry, a passback attempt);
  * the SQLite lookup runs either way. Small on purpose: in a surge nearly every
- * card is new, and 50,000 entries were ~40 % of the gateway's live heap in the
- * stadium surge (heap snapshot), which every full GC had to mark.
+ * card is new, and 50,000 entries were about a third of the gateway's live heap
+ * in the stadium surge (heap snapshot), which every full GC had to mark.
  */
 const CACHE_LIMIT = 5_000;
 /** Holders kept by ref after a decision, for the engagement read that follows it. */

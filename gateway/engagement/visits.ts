@@ -189,10 +189,10 @@ export class VisitHistory {
   /**
    * Writes changes since the last flush, at most `maxRows` holder rows in one
    * transaction; meta goes with the first slice, so a no-show cursor is stored
-   * at once. Returns the
-   * rows written. A busy gate dirties about 1,000 holders a second: writing ten
-   * seconds of them at once held the event loop 17-40 ms in the stadium surge
-   * (--cpu-prof), so the engagement tick writes slices of FLUSH_SLICE_ROWS.
+   * at once. Returns the rows written. A busy gate dirties about 1,000 holders
+   * a second: writing ten seconds of them at once held the event loop 17-40 ms
+   * in the stadium surge (--cpu-prof), so the engagement tick writes slices of
+   * FLUSH_SLICE_ROWS.
    */
   flush(maxRows = Number.POSITIVE_INFINITY): number {
     if (this.pendingWrites === 0) return 0;
