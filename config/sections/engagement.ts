@@ -145,7 +145,7 @@ export const engagementSchema = z.strictObject({
   visitTimeoutHours: z.number().positive().default(12),
   /** Local times when no rule sends content. */
   quietHours: z.array(timeWindowSchema).default([]),
-  /** Visit history is written in one transaction at most this often (SD-card wear). */
+  /** Visit history is written at most this often (SD-card wear), 500 rows per transaction, one transaction per turn of the event loop. */
   flushIntervalMs: z.number().int().min(100).default(10_000),
   /** How often ended ticketed events are checked for no-shows. */
   noShowCheckMs: z.number().int().min(1000).default(60_000),

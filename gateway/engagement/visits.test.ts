@@ -99,4 +99,20 @@ describe('VisitHistory', () => {
     peek.close();
     history.close();
   });
+
+  it('drops clean rows from memory past 5,000 but never a row not yet written', () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
+    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    for (let i = 0; i < 6000; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
+    // 5,500 written and clean (over the limit: dropped from memory), 500 still dirty.
+    expect(history.flush(5500)).toBe(5500);
+    expect(history.pendingWrites).toBe(500);
+    expect(history.flush()).toBe(500);
+    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    expect(peek.prepare('SELECT count(*) AS n, min(visits) AS lo, max(visits) AS hi FROM holder_visits').get()).toEqual({ n: 6000, lo: 1, hi: 1 });
+    peek.close();
+    // A dropped row is read back from the file.
+    expect(history.recordVisit('h0', day('2026-11-21T10:00:00Z'))).toMatchObject({ visitCount: 2, streakDays: 2 });
+    history.close();
+  });
 });

@@ -212,9 +212,11 @@ export class VisitHistory {
     const written = holders.length + this.pendingMeta.size;
     for (const holder of holders) this.dirty.delete(holder);
     this.pendingMeta.clear();
-    // Clean rows can be re-read: keep the cache from growing with every holder ever seen
-    // (never while dirty rows exist only in the cache).
-    if (this.dirty.size === 0 && this.cache.size > CLEAN_CACHE_LIMIT) this.cache.clear();
+    // Clean rows can be re-read: keep at most CLEAN_CACHE_LIMIT of them. Dirty rows exist only
+    // here until written, so they stay (a busy gate always has some).
+    if (this.cache.size - this.dirty.size > CLEAN_CACHE_LIMIT) {
+      for (const holder of this.cache.keys()) if (!this.dirty.has(holder)) this.cache.delete(holder);
+    }
     return written;
   }
 
