@@ -30,6 +30,12 @@ describe('VisitHistory', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   });
+  const openInTempDir = () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
+    return VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' }).history;
+  };
+  /** A second, read-only connection: what is on disk, not in the history's memory. */
+  const peekFile = () => new Database(join(dir!, VISITS_DB_FILE), { readonly: true });
 
   it('reports the first visit ever, then counts visits and builds day and week streaks', () => {
     const { history } = VisitHistory.open(':memory:', { timeZone: 'UTC', seasonStart: '01-01' });
@@ -55,11 +61,10 @@ describe('VisitHistory', () => {
   });
 
   it('writes nothing until flushed, then everything in one batch that survives a reopen', () => {
-    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
-    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    const history = openInTempDir();
     for (let i = 0; i < 50; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
     history.setMeta('cursor', '42');
-    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    const peek = peekFile();
     expect(peek.prepare('SELECT count(*) AS n FROM holder_visits').get()).toEqual({ n: 0 });
     expect(history.pendingWrites).toBe(51);
     expect(history.flush()).toBe(51);
@@ -69,7 +74,7 @@ describe('VisitHistory', () => {
     history.recordVisit('h0', day('2026-11-21T10:00:00Z'));
     history.close();
 
-    const again = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' }).history;
+    const again = VisitHistory.open(dir!, { timeZone: 'UTC', seasonStart: '01-01' }).history;
     expect(again.meta('cursor')).toBe('42');
     expect(again.recordVisit('h0', day('2026-11-22T10:00:00Z'))).toMatchObject({ visitCount: 3, streakDays: 3, firstEver: false });
     again.reconfigure({ timeZone: 'UTC', seasonStart: '08-01' });
@@ -78,11 +83,10 @@ describe('VisitHistory', () => {
   });
 
   it('flushes in slices of at most maxRows, meta with the first, and keeps rows changed between slices dirty', () => {
-    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
-    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    const history = openInTempDir();
     for (let i = 0; i < 25; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
     history.setMeta('cursor', '7');
-    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    const peek = peekFile();
     const stored = () => (peek.prepare('SELECT count(*) AS n FROM holder_visits').get() as { n: number }).n;
     const storedVisits = (h: string) => (peek.prepare('SELECT visits FROM holder_visits WHERE holder = ?').get(h) as { visits: number } | undefined)?.visits;
     expect(history.flush(10)).toBe(11);
@@ -101,14 +105,13 @@ describe('VisitHistory', () => {
   });
 
   it('drops clean rows from memory past 5,000 but never a row not yet written', () => {
-    dir = mkdtempSync(join(tmpdir(), 'gh-visits-'));
-    const { history } = VisitHistory.open(dir, { timeZone: 'UTC', seasonStart: '01-01' });
+    const history = openInTempDir();
     for (let i = 0; i < 6000; i++) history.recordVisit(`h${i}`, day('2026-11-20T10:00:00Z'));
     // 5,500 written and clean (over the limit: dropped from memory), 500 still dirty.
     expect(history.flush(5500)).toBe(5500);
     expect(history.pendingWrites).toBe(500);
     expect(history.flush()).toBe(500);
-    const peek = new Database(join(dir, VISITS_DB_FILE), { readonly: true });
+    const peek = peekFile();
     expect(peek.prepare('SELECT count(*) AS n, min(visits) AS lo, max(visits) AS hi FROM holder_visits').get()).toEqual({ n: 6000, lo: 1, hi: 1 });
     peek.close();
     // A dropped row is read back from the file.

@@ -244,7 +244,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     ).catch(() => log.warn('the gateway event loop did not settle within 30 s; starting the crowd anyway'));
 
     // --- measurement state ---
-    const laneLatencies: Array<{ transport: Transport; lane: string; ms: number; second: number }> = [];
+    const laneLatencies: Array<{ transport: Transport; lane: string; ms: number }> = [];
     // The same by second of presentation, for the live line (no scan of the whole run each second).
     const laneBySecond: number[][] = [];
     let answered = 0;
@@ -260,9 +260,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       if (result === 'granted') granted++;
       else denied++;
       if ((result === 'granted') !== (p.arrival.expect === 'valid')) unexpected++;
-      const latency = { transport, lane: lanes[p.arrival.lane]!.id, ms: at - p.at, second: secondOf(p.at) };
-      laneLatencies.push(latency);
-      (laneBySecond[latency.second] ??= []).push(latency.ms);
+      const ms = at - p.at;
+      laneLatencies.push({ transport, lane: lanes[p.arrival.lane]!.id, ms });
+      (laneBySecond[secondOf(p.at)] ??= []).push(ms);
     };
 
     const osdpPending = new Map<string, Pending[]>();
@@ -437,14 +437,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     // --- central lag: when each access event shows up at the stand-in ---
     // (Polling a copy of central's whole store every 100 ms instead cost this process up to
     // tens of ms a time late in a run, which showed up as lane latency.)
-    const lags: Array<{ ms: number; second: number; time: number }> = [];
+    const lags: Array<{ ms: number; time: number }> = [];
     const lagsBySecond: number[][] = [];
     onCentralEvent = (e) => {
       if (!ACCESS_TYPE.test(e.type) || !e.time) return;
       const time = Date.parse(e.time);
-      const lag = { ms: Date.now() - time, time, second: secondOf(performance.now()) };
-      lags.push(lag);
-      (lagsBySecond[lag.second] ??= []).push(lag.ms);
+      const ms = Date.now() - time;
+      lags.push({ ms, time });
+      (lagsBySecond[secondOf(performance.now())] ??= []).push(ms);
     };
     cleanups.push(() => {
       onCentralEvent = undefined;
