@@ -23,6 +23,12 @@ export const centralSchema = z
     publicKey: secretRefSchema.optional(),
     tls: z.strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() }).optional(),
     batchSize: z.number().int().positive().max(10_000).default(500),
+    /**
+     * After a batch that was not full, how long the uplink waits for more
+     * events before sending the next: fewer, fuller batches under load. Adds
+     * at most this much to the central lag; 0 sends at once.
+     */
+    lingerMs: z.number().int().min(0).max(10_000).default(100),
     timeoutMs: z.number().int().positive().default(10_000),
     /** How events go up: HTTP POST of batches (default) or QoS 1 MQTT publishes. */
     transport: z.enum(['http', 'mqtt']).default('http'),

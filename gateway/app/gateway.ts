@@ -182,9 +182,10 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   });
 
   function appendQuietly(event: ReturnType<EventFactory>, priority: Parameters<Outbox['append']>[1]): void {
+    const eventId = event.id; // not the event: the callback lives until the fsync (see decision-path.ts)
     outbox.append(event, priority).catch((err: unknown) => {
       metrics.errors.inc({ code: errorCodeOf(err) });
-      log.error({ err, code: errorCodeOf(err), eventId: event.id }, 'event could not be appended');
+      log.error({ err, code: errorCodeOf(err), eventId }, 'event could not be appended');
     });
   }
   function raiseAlarmLater(a: Alarm): void {
@@ -277,6 +278,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       outbox,
       transport: transportFromConfig(config.central, config.gateway.id, baseDir),
       batchSize: config.central.batchSize,
+      lingerMs: config.central.lingerMs,
       backoff: { capMs: config.central.maxBackoffMs },
       clock,
       log: log.child({ component: 'uplink' }),

@@ -192,6 +192,9 @@ interface PendingAppend {
   reject: (err: Error) => void;
 }
 
+/** A committed append waiting for its fsync. */
+type AwaitingSync = Pick<PendingAppend, 'priority' | 'resolve' | 'reject'>;
+
 type Outcome = GatehouseError | undefined;
 
 /**
@@ -412,11 +415,13 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       for (const item of group) item.reject(failure);
       return;
     }
-    const stored: PendingAppend[] = [];
+    // Until the fsync, keep only what settles each append: not the body, so
+    // the group's strings die young instead of being promoted to the old space.
+    const stored: AwaitingSync[] = [];
     outcomes.forEach((outcome, i) => {
       const item = group[i]!;
       if (outcome) item.reject(outcome);
-      else stored.push(item);
+      else stored.push({ priority: item.priority, resolve: item.resolve, reject: item.reject });
     });
     // Shed = pending rows removed by makeRoom + appends refused, both counted in state.
     for (const p of PRIORITY_NAMES) {

@@ -130,6 +130,30 @@ describe('uplink', () => {
     expect(t.sent).toHaveLength(1);
   });
 
+  it('after a batch that was not full, lingers so events gather; full batches and the first event after a quiet spell go at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const t = scriptedTransport(() => ({ ok: true }));
+    const up = createUplink({ outbox, transport: t, batchSize: 4, lingerMs: 1000, clock, log: silentLogger(), metrics: new Registry(), idleMs: 3_600_000 });
+    up.start();
+    await outbox.append(ev(0), 'access');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(t.sent.map((b) => b.rows.length)).toEqual([1]);
+    // Appends during the linger do not cut it short.
+    for (const i of [1, 2]) await outbox.append(ev(i), 'access');
+    await vi.advanceTimersByTimeAsync(900);
+    expect(t.sent.map((b) => b.rows.length)).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(t.sent.map((b) => b.rows.length)).toEqual([1, 2]);
+    for (let i = 3; i < 12; i++) await outbox.append(ev(i), 'access');
+    await vi.advanceTimersByTimeAsync(1000);
+    // Two full batches back to back, then the rest; then it lingers again.
+    expect(t.sent.map((b) => b.rows.length)).toEqual([1, 2, 4, 4, 1]);
+    expect(t.sent.flatMap((b) => b.rows.map((r) => r.id))).toEqual(Array.from({ length: 12 }, (_, i) => ev(i).id));
+    // stop() ends a linger at once.
+    await up.stop();
+    expect(outbox.depth()).toBe(0);
+  });
+
   it('on a refusal of the gateway itself (401) dead-letters the batch whole, then backs off (growing, capped) and sends one event at a time', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     await fill(10);
