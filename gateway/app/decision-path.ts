@@ -80,9 +80,8 @@ export function wireDecisionPath(deps: DecisionPathDeps): () => void {
 
   /**
    * The append resolves only once the event is on disk (group commit + fsync,
-   * tens of ms). The callbacks keep just the id, not the event: anything they
-   * hold outlives two young-generation GCs and is promoted to the old space,
-   * which at 1,000 decisions/s means more full GCs (docs/benchmarks.md, "Surge").
+   * tens of ms). The callbacks keep just the id: the event itself is garbage
+   * once the outbox has serialised it, instead of living until the fsync.
    */
   const appendAccessEvent = (event: CloudEvent) => {
     const eventId = event.id;

@@ -182,7 +182,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   });
 
   function appendQuietly(event: ReturnType<EventFactory>, priority: Parameters<Outbox['append']>[1]): void {
-    const eventId = event.id; // not the event: the callback lives until the fsync (see decision-path.ts)
+    const eventId = event.id; // not the event: the callback lives until the fsync
     outbox.append(event, priority).catch((err: unknown) => {
       metrics.errors.inc({ code: errorCodeOf(err) });
       log.error({ err, code: errorCodeOf(err), eventId }, 'event could not be appended');

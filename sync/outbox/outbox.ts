@@ -415,8 +415,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       for (const item of group) item.reject(failure);
       return;
     }
-    // Until the fsync, keep only what settles each append: not the body, so
-    // the group's strings die young instead of being promoted to the old space.
+    // Until the fsync, keep only what settles each append, not the body.
     const stored: AwaitingSync[] = [];
     outcomes.forEach((outcome, i) => {
       const item = group[i]!;
