@@ -4,7 +4,8 @@ import { renderChart } from '../simulate/report.js';
 import { GatehouseError } from '../../gateway/errors.js';
 import { hasSocat } from '../../test/helpers/pty.js';
 import { loadScenarioFile, type Scenario } from '../simulate/scenario.js';
-import { runSimulation, type SimulationSummary } from '../simulate/simulate.js';
+import { runSimulation, type SimulationOptions, type SimulationSummary } from '../simulate/simulate.js';
+import { pairedRatio } from './paired-ratio.js';
 
 export const STADIUM_YAML = fileURLToPath(new URL('../../config/examples/stadium.yaml', import.meta.url));
 export const SURGE_SCENARIO = fileURLToPath(new URL('../../config/examples/scenarios/surge.yaml', import.meta.url));
@@ -18,11 +19,14 @@ export const SURGE_SCENARIO = fileURLToPath(new URL('../../config/examples/scena
  * Options: `entries`, `seconds` (shrink for a smoke run), `replicate`, `seed`,
  * `hostile` (false = the clean run only), `compare`, `venue`, `scenario` (files),
  * `chart` (write an SVG of the run's timeline to this path), `warmup` (false = no
- * unreported warm-up run first).
- * Returns the issue's fields plus the full summary under `detail`.
+ * unreported warm-up run first), `pairs` (run hostile and clean this many times,
+ * alternating, and report the ratio of their lane p99s with a 95 % interval).
+ * Returns the issue's fields (of the first pair) plus the full summary under `detail`.
  */
-export async function run(options: Record<string, string | number | boolean>): Promise<Record<string, unknown>> {
-  if (!hasSocat()) throw new GatehouseError('GH_SIM_GATEWAY', 'the surge benchmark needs socat for its serial lanes (apt-get install socat)');
+export async function run(options: Record<string, string | number | boolean>, simulate: (o: SimulationOptions) => Promise<SimulationSummary> = runSimulation): Promise<Record<string, unknown>> {
+  if (simulate === runSimulation && !hasSocat()) throw new GatehouseError('GH_SIM_GATEWAY', 'the surge benchmark needs socat for its serial lanes (apt-get install socat)');
+  const pairs = options.pairs === undefined ? 1 : Number(options.pairs);
+  if (!Number.isInteger(pairs) || pairs < 1) throw new GatehouseError('GH_USAGE', `pairs must be a whole number >= 1, got ${String(options.pairs)}`);
   const scenarioFile = typeof options.scenario === 'string' ? options.scenario : SURGE_SCENARIO;
   const loaded = loadScenarioFile(scenarioFile);
   if (!loaded.ok) throw new GatehouseError('GH_SIM_SCENARIO_INVALID', `${scenarioFile}: ${loaded.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`);
@@ -43,13 +47,15 @@ export async function run(options: Record<string, string | number | boolean>): P
     // module paths) showed up as a 230-290 ms lane-p99 second in the first measured run only, which
     // is always the hostile one. A short clean run first, not reported, so both start warm. Each
     // measured run still gets a gateway process of its own, cold.
-    await runSimulation({ venueFile, scenario: { ...clean, entries: Math.min(clean.entries, 3_000), durationS: Math.min(clean.durationS, 3) } });
+    await simulate({ venueFile, scenario: { ...clean, entries: Math.min(clean.entries, 3_000), durationS: Math.min(clean.durationS, 3) } });
   }
-  const main = await runSimulation({ venueFile, scenario: withHostile ? base : clean });
+  const main = await simulate({ venueFile, scenario: withHostile ? base : clean });
   if (typeof options.chart === 'string') {
     writeFileSync(options.chart, renderChart(main.timeline, `Stadium surge: ${main.entries} entries in ${main.seconds} s over ${main.lanes} lanes${withHostile ? ', hostile traffic on' : ''}`));
   }
-  const reference = withHostile && options.compare !== false ? await runSimulation({ venueFile, scenario: clean }) : undefined;
+  const reference = withHostile && options.compare !== false ? await simulate({ venueFile, scenario: clean }) : undefined;
+  const more: Array<[SimulationSummary, SimulationSummary]> = [];
+  if (reference) for (let i = 1; i < pairs; i++) more.push([await simulate({ venueFile, scenario: base }), await simulate({ venueFile, scenario: clean })]);
   return {
     ...figures(main),
     hostile: withHostile,
@@ -63,6 +69,7 @@ export async function run(options: Record<string, string | number | boolean>): P
           clean: figures(reference),
         }
       : {}),
+    ...(reference && pairs > 1 ? { pairs: pairSummary([[main, reference], ...more]) } : {}),
     detail: main,
     // The clean run's own detail (per-second timeline, slowest lanes), to tell which run a difference came from.
     ...(reference ? { detail_clean: reference } : {}),
@@ -84,5 +91,36 @@ export function figures(s: SimulationSummary): Record<string, unknown> {
     duplicates_at_central: s.duplicates_at_central,
     rss_mb: s.rss_mb,
     cpu_pct: s.cpu_pct,
+  };
+}
+
+/**
+ * The hostile/clean comparison over several pairs: one run's p99 moves with
+ * the machine by more than the 20 % the issue allows, so the answer to "does
+ * the rest of the venue notice" is the interval, not one pair. Every run's
+ * own figures are kept, and the worst of each target across all of them.
+ */
+export function pairSummary(runs: ReadonlyArray<readonly [SimulationSummary, SimulationSummary]>): Record<string, unknown> {
+  const hostile = runs.map(([h]) => h.lane_p99_ms_rest_of_venue);
+  const clean = runs.map(([, c]) => c.lane_p99_ms);
+  const r = pairedRatio(hostile, clean);
+  const all = runs.flat();
+  const round3 = (n: number | undefined) => (n === undefined ? null : Number(n.toFixed(3)));
+  return {
+    n: r.n,
+    lane_p99_ms_rest_of_venue: hostile,
+    lane_p99_ms_clean: clean,
+    rest_of_venue_lane_p99_change_pct: hostile.map((h, i) => Number((((h - clean[i]!) / clean[i]!) * 100).toFixed(1))),
+    /** Geometric mean of hostile/clean and its 95 % interval (null with one pair). */
+    ratio: round3(r.geomean),
+    ratio_95ci: [round3(r.low), round3(r.high)],
+    /** The whole interval inside 0.8-1.2: the hostile traffic moves the rest of the venue's lane p99 by less than 20 %. */
+    within_20pct: r.low !== undefined && r.high !== undefined && r.low >= 0.8 && r.high <= 1.2,
+    lane_p99_ms_max: Math.max(...all.map((s) => s.lane_p99_ms)),
+    decision_p99_ms_max: Math.max(...all.map((s) => s.decision_p99_ms)),
+    lost_total: all.reduce((n, s) => n + s.lost, 0),
+    duplicates_total: all.reduce((n, s) => n + s.duplicates_at_central, 0),
+    rss_mb_max: Math.max(...all.map((s) => s.rss_mb)),
+    runs: runs.map(([h, c]) => ({ hostile: figures(h), clean: figures(c) })),
   };
 }

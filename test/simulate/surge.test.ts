@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasSocat } from '../helpers/pty.js';
 import { run } from '../../scripts/bench/surge.js';
+import type { SimulationOptions, SimulationSummary } from '../../scripts/simulate/simulate.js';
 
 const socat = hasSocat();
 if (!socat) console.warn('test/simulate: socat is not installed; the surge benchmark smoke run is skipped (apt-get install socat)');
@@ -26,5 +27,73 @@ describe.skipIf(!socat)('gatehouse bench surge (shrunk to a smoke run)', () => {
 
   it('rejects a scenario file that does not validate', async () => {
     await expect(run({ scenario: join(dir, 'missing.yaml') })).rejects.toThrow(/cannot read/);
+  });
+});
+
+/** A run's summary with the figures the pair comparison reads; the rest zero. */
+function summary(lane: number, extra: Partial<SimulationSummary> = {}): SimulationSummary {
+  return {
+    scenario: 'surge', seed: 10, entries: 60_000, seconds: 60, lanes: 64, lanes_by_transport: {}, decisions: 60_000, granted: 59_000, denied: 1_000,
+    unanswered: 0, undecided: 0, unexpected: 0, decisions_per_s: 1_000, decision_p99_ms: 0.25, lane_p50_ms: 2, lane_p99_ms: lane, lane_p99_ms_by_transport: {},
+    lane_p99_ms_rest_of_venue: lane, hostile_lanes: [], central_lag_p95_ms: 110, central_lag_p95_ms_outside_outage: 110, access_events_at_central: 60_000,
+    events_at_central: 100_000, lost: 0, duplicates_at_central: 0, rss_mb: 240, cpu_pct: 60, simulator_cpu_pct: 25, slowest_lanes: [], osdp_exchanges_per_s_per_bus: 95,
+    gateway_loop_p99_ms: 20, simulator_loop_p99_ms: 11, sign_contents: 5, beacon_adverts: 3_000, kiosk_interactions: 300, app_sightings: 1_200,
+    gateway_errors: {}, skipped_devices: [], timeline: [], ...extra,
+  };
+}
+
+describe('gatehouse bench surge --pairs (the comparison over several pairs)', () => {
+  /** A stand-in for the simulation that answers from a script and records which runs had hostile traffic. */
+  function scripted(hostile: number[], clean: number[], extra: (hostileRun: boolean, i: number) => Partial<SimulationSummary> = () => ({})) {
+    const calls: boolean[] = [];
+    const simulate = async (o: SimulationOptions): Promise<SimulationSummary> => {
+      const isHostile = (o.scenario.hostile.kioskMalformedPerSecond ?? 0) > 0;
+      const i = calls.filter((h) => h === isHostile).length;
+      calls.push(isHostile);
+      return summary((isHostile ? hostile : clean)[i]!, extra(isHostile, i));
+    };
+    return { simulate, calls };
+  }
+
+  it('alternates hostile and clean runs and reports the ratio with its interval, every run and the worst of each target', async () => {
+    const { simulate, calls } = scripted([30, 33, 60], [31, 30, 50], (h, i) => (h && i === 2 ? { lost: 1, rss_mb: 290 } : {}));
+    const r = await run({ pairs: 3, warmup: false }, simulate);
+    expect(calls).toEqual([true, false, true, false, true, false]);
+    // The headline figures stay the first pair's.
+    expect(r).toMatchObject({ lane_p99_ms: 30, lane_p99_ms_clean: 31, lost: 0 });
+    const pairs = r.pairs as Record<string, unknown>;
+    expect(pairs).toMatchObject({
+      n: 3,
+      lane_p99_ms_rest_of_venue: [30, 33, 60],
+      lane_p99_ms_clean: [31, 30, 50],
+      rest_of_venue_lane_p99_change_pct: [-3.2, 10, 20],
+      lane_p99_ms_max: 60,
+      lost_total: 1,
+      duplicates_total: 0,
+      rss_mb_max: 290,
+    });
+    expect(pairs.ratio).toBeCloseTo(Math.cbrt((30 / 31) * (33 / 30) * (60 / 50)), 3);
+    const [low, high] = pairs.ratio_95ci as [number, number];
+    expect(low).toBeLessThan(pairs.ratio as number);
+    expect(high).toBeGreaterThan(1.2);
+    expect(pairs.within_20pct).toBe(false);
+    expect(pairs.runs).toHaveLength(3);
+  });
+
+  it('calls the comparison within 20 % only when the whole interval is', async () => {
+    const { simulate } = scripted([31, 32, 30, 31], [32, 31, 31, 30]);
+    const r = await run({ pairs: 4, warmup: false }, simulate);
+    expect((r.pairs as Record<string, unknown>).within_20pct).toBe(true);
+  });
+
+  it('reports no pairs block for one pair, and refuses a pair count that is not a whole number >= 1', async () => {
+    const { simulate, calls } = scripted([30], [31]);
+    const r = await run({ warmup: false }, simulate);
+    expect(r).not.toHaveProperty('pairs');
+    expect(calls).toEqual([true, false]);
+    const refused = scripted([30], [31]);
+    await expect(run({ pairs: 0, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 1.5, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    expect(refused.calls).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<BenchRun> 
   engagement: { describe: '5,000 phones in 50 zones: adverts/s, flaps, trigger latency to a sign over MQTT', load: async () => (await import('../../../scripts/bench/engagement.js')).run },
   osdp: { describe: 'OSDP readers on one bus over a PTY: card -> LED/OUT latency (--readers, --baud, --reads)', load: async () => (await import('../../../scripts/bench/osdp.js')).run },
   mqtt: { describe: '200 MQTT devices: scan -> decision and content delivery latency (--devices, --readers)', load: async () => (await import('../../../scripts/bench/mqtt.js')).run },
-  surge: { describe: '60,000 entries in 60 s on the stadium twin over real transports (--entries, --seconds); about 4 minutes (a warm-up run, then hostile and clean runs)', load: async () => (await import('../../../scripts/bench/surge.js')).run },
+  surge: { describe: '60,000 entries in 60 s on the stadium twin over real transports (--entries, --seconds); about 3 minutes (a warm-up run, then hostile and clean runs; --pairs n repeats the pair)', load: async () => (await import('../../../scripts/bench/surge.js')).run },
   venue: { describe: 'three gateways, one Mosquitto: propagation, convergence after a partition, conflicts (--seconds)', load: async () => (await import('../../../scripts/bench/venue.js')).run },
   drain: { describe: 'drain a backlog of N events to the central stand-in (--events)', load: async () => (await import('../../../scripts/bench/drain.js')).run },
 };
@@ -60,6 +60,7 @@ export function register(program: Command): void {
     .option('--devices <n>', 'number of simulated devices (mqtt)', positiveInt('devices'))
     .option('--entries <n>', 'number of entries (surge)', positiveInt('entries'))
     .option('--seconds <n>', 'length of the surge in seconds (surge)', positiveInt('seconds'))
+    .option('--pairs <n>', 'hostile and clean runs this many times each, alternating; reports their lane p99 ratio with a 95 % interval (surge; about 2.5 minutes a pair)', positiveInt('pairs'))
     .option('--interval-ms <n>', 'decide every n ms while the snapshot loads; 0 = back to back (snapshot)', nonNegativeInt('interval-ms'))
     .action(async (name: string, opts: Record<string, string | number | boolean>) => {
       const { json: _json, ...options } = opts;
