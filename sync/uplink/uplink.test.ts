@@ -154,6 +154,19 @@ describe('uplink', () => {
     expect(outbox.depth()).toBe(0);
   });
 
+  it('does not linger between the halves of a rejected batch it is bisecting', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    await fill(8);
+    const bad = ev(5).id;
+    const t = scriptedTransport((b) => (b.rows.some((r) => r.id === bad) ? { ok: false, retryable: false, code: 'GH_UPLINK_HTTP', status: 422, message: 'HTTP 422' } : { ok: true }));
+    const up = createUplink({ outbox, transport: t, batchSize: 8, lingerMs: 10_000, clock, log: silentLogger(), metrics: new Registry(), idleMs: 3_600_000 });
+    up.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(outbox.depth()).toBe(0);
+    expect(outbox.deadLetters().map((d) => d.id)).toEqual([bad]);
+    await up.stop();
+  });
+
   it('on a refusal of the gateway itself (401) dead-letters the batch whole, then backs off (growing, capped) and sends one event at a time', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     await fill(10);

@@ -222,7 +222,8 @@ export function createUplink(opts: UplinkOptions): Uplink {
       }
       if (!r.ok) return onFailure(batch, r);
       outbox.markDelivered(batch.rows);
-      lastBatchPartial = batch.rows.length < opts.batchSize;
+      // Halves left by a bisection go at once: they are not waiting for company.
+      lastBatchPartial = batch.rows.length < opts.batchSize && queue.length === 0;
       current = undefined;
       attempts = 0;
       m.synced.inc(batch.rows.length);
