@@ -192,9 +192,6 @@ interface PendingAppend {
   reject: (err: Error) => void;
 }
 
-/** A committed append waiting for its fsync. */
-type AwaitingSync = Pick<PendingAppend, 'priority' | 'resolve' | 'reject'>;
-
 type Outcome = GatehouseError | undefined;
 
 /**
@@ -415,12 +412,11 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       for (const item of group) item.reject(failure);
       return;
     }
-    // Until the fsync, keep only what settles each append, not the body.
-    const stored: AwaitingSync[] = [];
+    const stored: PendingAppend[] = [];
     outcomes.forEach((outcome, i) => {
       const item = group[i]!;
       if (outcome) item.reject(outcome);
-      else stored.push({ priority: item.priority, resolve: item.resolve, reject: item.reject });
+      else stored.push(item);
     });
     // Shed = pending rows removed by makeRoom + appends refused, both counted in state.
     for (const p of PRIORITY_NAMES) {
