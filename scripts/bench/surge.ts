@@ -27,6 +27,7 @@ export async function run(options: Record<string, string | number | boolean>, si
   if (simulate === runSimulation && !hasSocat()) throw new GatehouseError('GH_SIM_GATEWAY', 'the surge benchmark needs socat for its serial lanes (apt-get install socat)');
   const pairs = options.pairs === undefined ? 1 : Number(options.pairs);
   if (!Number.isInteger(pairs) || pairs < 1) throw new GatehouseError('GH_USAGE', `pairs must be a whole number >= 1, got ${String(options.pairs)}`);
+  if (pairs > 1 && (options.hostile === false || options.compare === false)) throw new GatehouseError('GH_USAGE', 'pairs compares hostile and clean runs: it needs hostile traffic and the comparison on');
   const scenarioFile = typeof options.scenario === 'string' ? options.scenario : SURGE_SCENARIO;
   const loaded = loadScenarioFile(scenarioFile);
   if (!loaded.ok) throw new GatehouseError('GH_SIM_SCENARIO_INVALID', `${scenarioFile}: ${loaded.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`);

@@ -94,6 +94,8 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
     const refused = scripted([30], [31]);
     await expect(run({ pairs: 0, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
     await expect(run({ pairs: 1.5, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 2, hostile: false, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 2, compare: false, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
     expect(refused.calls).toEqual([]);
   });
 });
