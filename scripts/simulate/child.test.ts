@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { histogramQuantile, parseMetrics, percentile, processUsage, waitFor } from './child.js';
+import { histogramQuantile, machineTicks, parseMetrics, percentile, processUsage, stealPct, waitFor } from './child.js';
 
 const TEXT = `# HELP gatehouse_decisions_total Access decisions
 # TYPE gatehouse_decisions_total counter
@@ -82,6 +82,17 @@ describe('reading the gateway /metrics', () => {
     expect(u!.rssMb).toBeGreaterThan(1);
     expect(u!.cpuS).toBeGreaterThanOrEqual(0);
     expect(processUsage(2 ** 22 + 12345)).toBeUndefined();
+  });
+
+  it('reads the machine CPU ticks and turns two readings into the share the host stole', () => {
+    const m = machineTicks();
+    expect(m!.total).toBeGreaterThan(0);
+    expect(m!.steal).toBeGreaterThanOrEqual(0);
+    expect(m!.steal).toBeLessThanOrEqual(m!.total);
+    expect(stealPct({ total: 1000, steal: 10 }, { total: 1400, steal: 30 })).toBe(5);
+    // No time between the readings, or one missing: unknown, not 0 %.
+    expect(stealPct({ total: 1000, steal: 10 }, { total: 1000, steal: 10 })).toBe(-1);
+    expect(stealPct(undefined, { total: 1000, steal: 10 })).toBe(-1);
   });
 
   it('waitFor resolves once the check holds and fails naming what it waited for', async () => {

@@ -152,6 +152,29 @@ export function processUsage(pid: number): { rssMb: number; cpuS: number } | und
   }
 }
 
+/**
+ * The machine's CPU ticks from /proc/stat (Linux): all of them, and those
+ * stolen by the hypervisor for other guests. A VM that slows for reasons of
+ * its host shows it here, not in its own processes' CPU time.
+ */
+export function machineTicks(): { total: number; steal: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (proc(5)); guest time is already in user.
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share of the machine's CPU time stolen between two readings, in % (-1 where /proc/stat is unreadable). */
+export function stealPct(from: ReturnType<typeof machineTicks>, to: ReturnType<typeof machineTicks>): number {
+  if (!from || !to || to.total <= from.total) return -1;
+  return Number((((to.steal - from.steal) / (to.total - from.total)) * 100).toFixed(1));
+}
+
 export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatSummary, renderChart } from './report.js';
 import type { SimulationSummary, TimelinePoint } from './simulate.js';
 
-const point = (t: number, rate: number): TimelinePoint => ({ t, decisions_per_s: rate, lane_p99_ms: 40 + t, decision_p99_ms: 0.4, outbox_depth: 3, central_lag_p95_ms: 120, gateway_loop_p99_ms: 10, simulator_loop_p99_ms: 8 });
+const point = (t: number, rate: number): TimelinePoint => ({ t, decisions_per_s: rate, lane_p99_ms: 40 + t, decision_p99_ms: 0.4, outbox_depth: 3, central_lag_p95_ms: 120, gateway_loop_p99_ms: 10, simulator_loop_p99_ms: 8, gateway_cpu_pct: 60, steal_pct: 0 });
 
 const summary: SimulationSummary = {
   scenario: 'surge',
@@ -33,6 +33,7 @@ const summary: SimulationSummary = {
   rss_mb: 120,
   cpu_pct: 30,
   simulator_cpu_pct: 20,
+  steal_pct: 0.3,
   slowest_lanes: [{ lane: 'n1', p99_ms: 50, count: 40 }],
   osdp_exchanges_per_s_per_bus: 300,
   gateway_loop_p99_ms: 10,
@@ -52,6 +53,7 @@ describe('run report', () => {
     expect(text).toContain('100 entries in 5 s over 3 lanes (2 osdp, 1 mqtt)');
     expect(text).toMatch(/lane p50 \/ p99 +10 ms \/ 50 ms/);
     expect(text).toContain('0 duplicates, 0 lost');
+    expect(text).toContain('CPU stolen by the host 0.3 %');
     expect(text).toMatch(/rest of venue +lane p99 31 ms \(without n1,/);
     expect(formatSummary({ ...summary, hostile_lanes: [] })).not.toContain('rest of venue');
     expect(text).toContain('GH_MQTT_PAYLOAD x12');

@@ -20,7 +20,7 @@ export function formatSummary(s: SimulationSummary): string {
     ...(s.hostile_lanes.length > 0 ? [`  rest of venue    lane p99 ${fmt(s.lane_p99_ms_rest_of_venue, 'ms')} (without ${s.hostile_lanes.join(', ')}, hit by the hostile traffic)`] : []),
     `  central lag p95  ${fmt(s.central_lag_p95_ms, 'ms')} (event time -> stored at central; ${fmt(s.central_lag_p95_ms_outside_outage, 'ms')} for events made while central was up)`,
     `  central          ${s.access_events_at_central} access events, ${s.events_at_central} events in all, ${s.duplicates_at_central} duplicates, ${s.lost} lost`,
-    `  gateway          peak RSS ${s.rss_mb} MiB, CPU ${s.cpu_pct} % of one core (simulator ${s.simulator_cpu_pct} %), loop delay p99 ${s.gateway_loop_p99_ms} ms`,
+    `  gateway          peak RSS ${s.rss_mb} MiB, CPU ${s.cpu_pct} % of one core (simulator ${s.simulator_cpu_pct} %), loop delay p99 ${s.gateway_loop_p99_ms} ms, CPU stolen by the host ${s.steal_pct} %`,
   ];
   lines.push(`  venue life       ${s.beacon_adverts} beacon adverts, ${s.app_sightings} app sightings, ${s.kiosk_interactions} kiosk interactions, ${s.sign_contents} sign contents shown`);
   if (s.slowest_lanes.length > 0) lines.push(`  slowest lanes    ${s.slowest_lanes.map((l) => `${l.lane} ${l.p99_ms} ms`).join(', ')}`);

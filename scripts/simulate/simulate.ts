@@ -21,7 +21,7 @@ import { createPtyPair, type PtyPair } from '../../test/helpers/pty.js';
 import { makeCrowd, seededRandom, type Arrival } from './crowd.js';
 import type { Scenario } from './scenario.js';
 import { makeSimVenue, type EntryLane, type Transport } from './venue.js';
-import { histogramQuantile, percentile, processUsage, scrape, startGatewayChild, waitFor, type GatewayChild, type Scrape } from './child.js';
+import { histogramQuantile, machineTicks, percentile, processUsage, stealPct, scrape, startGatewayChild, waitFor, type GatewayChild, type Scrape } from './child.js';
 
 export interface SimulationOptions {
   /** The operator's venue config (e.g. config/examples/stadium.yaml). */
@@ -48,6 +48,10 @@ export interface TimelinePoint {
   central_lag_p95_ms: number;
   gateway_loop_p99_ms: number;
   simulator_loop_p99_ms: number;
+  /** The gateway process's CPU in this second, % of one core (-1 where /proc is unreadable). */
+  gateway_cpu_pct: number;
+  /** Share of the machine's CPU the hypervisor gave to other guests in this second (%): a slower machine, not a slower gateway. */
+  steal_pct: number;
 }
 
 export interface SimulationSummary {
@@ -90,6 +94,8 @@ export interface SimulationSummary {
   cpu_pct: number;
   /** CPU of the simulator process itself over the same span (it shares the machine with the gateway). */
   simulator_cpu_pct: number;
+  /** Share of the machine's CPU stolen by the hypervisor over the run (%, -1 where unknown). */
+  steal_pct: number;
   /** The lanes with the highest p99 (where to look first). */
   slowest_lanes: Array<{ lane: string; p99_ms: number; count: number }>;
   /** Commands the simulated OSDP readers answered, per bus and second (the line's capacity is the lane latency's ceiling). */
@@ -454,6 +460,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     const first = await scrape(venue.adminUrl);
     const usage0 = processUsage(gw.pid);
     const ownCpu0 = process.cpuUsage();
+    const machine0 = machineTicks();
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     cleanups.push(() => loop.disable());
@@ -461,7 +468,18 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     let last: Scrape = first;
     let lastAnswered = 0;
     const timeline: TimelinePoint[] = [];
+    let lastUsage = usage0;
+    let lastMachine = machine0;
+    let lastTick = performance.now();
     const ticker = setInterval(() => {
+      const usage = processUsage(gw.pid);
+      const machine = machineTicks();
+      const now = performance.now();
+      const gatewayCpuPct = usage && lastUsage ? round(((usage.cpuS - lastUsage.cpuS) / ((now - lastTick) / 1000)) * 100, 0) : -1;
+      const steal = stealPct(lastMachine, machine);
+      lastUsage = usage;
+      lastMachine = machine;
+      lastTick = now;
       void scrape(venue.adminUrl)
         .then((s) => {
           const t = timeline.length + 1;
@@ -476,6 +494,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
             central_lag_p95_ms: round(percentile(lagSec, 0.95), 0),
             gateway_loop_p99_ms: round(s.loopLagP99 * 1000, 1),
             simulator_loop_p99_ms: round(loop.percentile(99) / 1e6, 1),
+            gateway_cpu_pct: gatewayCpuPct,
+            steal_pct: steal,
           };
           loop.reset();
           timeline.push(point);
@@ -529,6 +549,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     clearInterval(ticker);
     const final = await scrape(venue.adminUrl);
     const usage1 = processUsage(gw.pid);
+    const machine1 = machineTicks();
     const seconds = (windowEnd - t0) / 1000;
 
     // The live line could only count answers already back; the timeline gets every answer, by the second the card was presented.
@@ -586,6 +607,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       rss_mb: round(usage1?.rssMb ?? NaN, 1),
       cpu_pct: usage0 && usage1 ? round(((usage1.cpuS - usage0.cpuS) / ((performance.now() - t0) / 1000)) * 100, 1) : -1,
       simulator_cpu_pct: round(((cpuSeconds(process.cpuUsage(ownCpu0))) / ((performance.now() - t0) / 1000)) * 100, 1),
+      steal_pct: stealPct(machine0, machine1),
       slowest_lanes: slowestLanes(laneLatencies, 5),
       osdp_exchanges_per_s_per_bus:
         osdp.size === 0 ? 0 : round(([...osdp.values()].reduce((n, { sim }) => n + [...sim.received.values()].reduce((a, b) => a + b, 0), 0) - osdpExchanges0) / osdp.size / ((performance.now() - t0) / 1000), 0),
