@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,34 @@ describe('calendar', () => {
     const football = calendar('UTC', '08-01');
     expect(football(day('2026-07-31T12:00:00Z')).season).toBe('2025/26');
     expect(football(day('2026-08-01T12:00:00Z')).season).toBe('2026/27');
+  });
+
+  it('answers from its last second exactly as a fresh calendar would, across midnights and DST changes', () => {
+    // Times near Berlin's midnights and its 2026 DST changes (29 Mar, 25 Oct), in any order and repeated.
+    const anchors = ['2026-03-28T23:00:00Z', '2026-03-29T00:59:59Z', '2026-10-24T22:00:00Z', '2026-10-25T01:00:00Z', '2026-07-31T22:00:00Z'].map(day);
+    const instant = fc.tuple(fc.constantFrom(...anchors), fc.integer({ min: -3_600_000, max: 3_600_000 })).map(([a, d]) => a + d);
+    fc.assert(
+      fc.property(fc.array(instant, { minLength: 1, maxLength: 40 }), (times) => {
+        const kept = calendar('Europe/Berlin', '08-01');
+        for (const t of times) {
+          // Each call also exercises a second already answered (t, then t + 999 ms at most).
+          for (const at of [t, Math.floor(t / 1000) * 1000 + 999]) expect(kept(at)).toEqual(calendar('Europe/Berlin', '08-01')(at));
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('asks Intl once per second, not once per visit', () => {
+    const spy = vi.spyOn(Intl.DateTimeFormat.prototype, 'formatToParts');
+    try {
+      const cal = calendar('Europe/Berlin', '01-01');
+      const t0 = day('2026-11-22T12:00:00Z');
+      for (let i = 0; i < 2_000; i++) cal(t0 + i); // 1,000 visits in each of two seconds
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -56,11 +56,27 @@ export const VISITS_DB_FILE = 'engagement.db';
  */
 const CLEAN_CACHE_LIMIT = 5_000;
 
-/** Calendar facts in the gateway's time zone. */
-export function calendar(timeZone: string, seasonStart: string): (atMs: number) => { day: number; week: number; season: string } {
+/**
+ * Calendar facts in the gateway's time zone. The answer for the last second
+ * asked is kept: Intl's formatToParts costs tens of microseconds, and in a
+ * surge a thousand visits a second share the same second. A second is a safe
+ * unit, since no time zone's offset has a fraction of a second, so a day
+ * cannot begin inside one.
+ */
+export function calendar(timeZone: string, seasonStart: string): (atMs: number) => Readonly<{ day: number; week: number; season: string }> {
   const fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   const startLabel = seasonStart;
+  let lastSecond = NaN;
+  let last: Readonly<{ day: number; week: number; season: string }> = { day: 0, week: 0, season: '' };
   return (atMs) => {
+    const second = Math.floor(atMs / 1000);
+    if (second !== lastSecond) {
+      last = Object.freeze(compute(second * 1000));
+      lastSecond = second;
+    }
+    return last;
+  };
+  function compute(atMs: number): { day: number; week: number; season: string } {
     let y = 1970;
     let m = 1;
     let d = 1;
@@ -76,7 +92,7 @@ export function calendar(timeZone: string, seasonStart: string): (atMs: number) 
     const seasonYear = md >= startLabel ? y : y - 1;
     const season = startLabel === '01-01' ? String(seasonYear) : `${seasonYear}/${String(seasonYear + 1).slice(2)}`;
     return { day, week, season };
-  };
+  }
 }
 
 /**
