@@ -5,6 +5,7 @@ import { GatehouseError } from '../../gateway/errors.js';
 import { hasSocat } from '../../test/helpers/pty.js';
 import { loadScenarioFile, type Scenario } from '../simulate/scenario.js';
 import { runSimulation, type SimulationOptions, type SimulationSummary } from '../simulate/simulate.js';
+import { compiledGateway, type GatewayBuild } from './compiled-gateway.js';
 import { pairedRatio } from './paired-ratio.js';
 
 export const STADIUM_YAML = fileURLToPath(new URL('../../config/examples/stadium.yaml', import.meta.url));
@@ -20,10 +21,15 @@ export const SURGE_SCENARIO = fileURLToPath(new URL('../../config/examples/scena
  * `hostile` (false = the clean run only), `compare`, `venue`, `scenario` (files),
  * `chart` (write an SVG of the run's timeline to this path), `warmup` (false = no
  * unreported warm-up run first), `pairs` (run hostile and clean this many times,
- * alternating, and report the ratio of their lane p99s with a 95 % interval).
+ * alternating, and report the ratio of their lane p99s with a 95 % interval),
+ * `source` (measure the TypeScript source through tsx, not the compiled build).
  * Returns the issue's fields (of the first pair) plus the full summary under `detail`.
  */
-export async function run(options: Record<string, string | number | boolean>, simulate: (o: SimulationOptions) => Promise<SimulationSummary> = runSimulation): Promise<Record<string, unknown>> {
+export async function run(
+  options: Record<string, string | number | boolean>,
+  simulate: (o: SimulationOptions) => Promise<SimulationSummary> = runSimulation,
+  build: (o: { source?: boolean }) => Promise<GatewayBuild> = compiledGateway,
+): Promise<Record<string, unknown>> {
   if (simulate === runSimulation && !hasSocat()) throw new GatehouseError('GH_SIM_GATEWAY', 'the surge benchmark needs socat for its serial lanes (apt-get install socat)');
   const pairs = options.pairs === undefined ? 1 : Number(options.pairs);
   if (!Number.isInteger(pairs) || pairs < 1) throw new GatehouseError('GH_USAGE', `pairs must be a whole number >= 1, got ${String(options.pairs)}`);
@@ -43,23 +49,28 @@ export async function run(options: Record<string, string | number | boolean>, si
   delete clean.hostile.centralDownAt;
   const venueFile = typeof options.venue === 'string' ? options.venue : STADIUM_YAML;
   const withHostile = options.hostile !== false;
+  // The gateway production runs: compiled JavaScript (scripts/bench/compiled-gateway.ts).
+  const gateway = await build({ source: options.source === true });
+  const sim = (scenario: Scenario) => simulate({ venueFile, scenario, ...(gateway.bin ? { gatewayBin: gateway.bin } : {}) });
   if (options.warmup !== false) {
     // The simulator is the measuring instrument: its first seconds in a fresh process (JIT, lazy
     // module paths) showed up as a 230-290 ms lane-p99 second in the first measured run only, which
     // is always the hostile one. A short clean run first, not reported, so both start warm. Each
     // measured run still gets a gateway process of its own, cold.
-    await simulate({ venueFile, scenario: { ...clean, entries: Math.min(clean.entries, 3_000), durationS: Math.min(clean.durationS, 3) } });
+    await sim({ ...clean, entries: Math.min(clean.entries, 3_000), durationS: Math.min(clean.durationS, 3) });
   }
-  const main = await simulate({ venueFile, scenario: withHostile ? base : clean });
+  const main = await sim(withHostile ? base : clean);
   if (typeof options.chart === 'string') {
     writeFileSync(options.chart, renderChart(main.timeline, `Stadium surge: ${main.entries} entries in ${main.seconds} s over ${main.lanes} lanes${withHostile ? ', hostile traffic on' : ''}`));
   }
-  const reference = withHostile && options.compare !== false ? await simulate({ venueFile, scenario: clean }) : undefined;
+  const reference = withHostile && options.compare !== false ? await sim(clean) : undefined;
   const more: Array<[SimulationSummary, SimulationSummary]> = [];
-  if (reference) for (let i = 1; i < pairs; i++) more.push([await simulate({ venueFile, scenario: base }), await simulate({ venueFile, scenario: clean })]);
+  if (reference) for (let i = 1; i < pairs; i++) more.push([await sim(base), await sim(clean)]);
   return {
     ...figures(main),
     hostile: withHostile,
+    gateway_build: gateway.kind,
+    ...(gateway.note ? { gateway_build_note: gateway.note } : {}),
     ...(reference
       ? {
           lane_p99_ms_clean: reference.lane_p99_ms,
@@ -122,6 +133,27 @@ export function pairSummary(runs: ReadonlyArray<readonly [SimulationSummary, Sim
     lost_total: all.reduce((n, s) => n + s.lost, 0),
     duplicates_total: all.reduce((n, s) => n + s.duplicates_at_central, 0),
     rss_mb_max: Math.max(...all.map((s) => s.rss_mb)),
-    runs: runs.map(([h, c]) => ({ hostile: figures(h), clean: figures(c) })),
+    /** Each pair's CPU stolen by the host, [hostile, clean] (%): a pair whose runs differ here ran on two different machines, in effect. */
+    steal_pct: runs.map(([h, c]) => [h.steal_pct, c.steal_pct]),
+    runs: runs.map(([h, c]) => ({ hostile: runDetail(h), clean: runDetail(c) })),
+  };
+}
+
+/**
+ * One run of a pair, with enough to tell where its time went: its figures, the
+ * gateway's errors, and its per-second timeline (lane p99, gateway CPU and
+ * loop delay, stolen CPU). A pair that differs by 50 % shows whether every
+ * second was slower or a few, and whether the host or the gateway was busier.
+ */
+export function runDetail(s: SimulationSummary): Record<string, unknown> {
+  return {
+    ...figures(s),
+    lane_p99_ms_rest_of_venue: s.lane_p99_ms_rest_of_venue,
+    simulator_cpu_pct: s.simulator_cpu_pct,
+    steal_pct: s.steal_pct,
+    gateway_loop_p99_ms: s.gateway_loop_p99_ms,
+    gateway_errors: s.gateway_errors,
+    slowest_lanes: s.slowest_lanes.slice(0, 3),
+    timeline: s.timeline.map((p) => ({ t: p.t, lane_p99_ms: p.lane_p99_ms, gateway_cpu_pct: p.gateway_cpu_pct, gateway_loop_p99_ms: p.gateway_loop_p99_ms, steal_pct: p.steal_pct })),
   };
 }

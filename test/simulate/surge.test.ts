@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasSocat } from '../helpers/pty.js';
 import { run } from '../../scripts/bench/surge.js';
+import type { GatewayBuild } from '../../scripts/bench/compiled-gateway.js';
 import type { SimulationOptions, SimulationSummary } from '../../scripts/simulate/simulate.js';
 
 const socat = hasSocat();
@@ -16,19 +17,23 @@ describe.skipIf(!socat)('gatehouse bench surge (shrunk to a smoke run)', () => {
   it('returns the issue #10 figures for a short surge and draws its chart', async () => {
     const chart = join(dir, 'surge.svg');
     const r = await run({ entries: 100, seconds: 2, replicate: 1, hostile: false, chart });
-    expect(r).toMatchObject({ entries: 100, lanes: 8, lost: 0, duplicates_at_central: 0, hostile: false });
+    // The gateway production runs: compiled by tsc, started from the build, and deciding.
+    expect(r).toMatchObject({ entries: 100, lanes: 8, lost: 0, duplicates_at_central: 0, hostile: false, gateway_build: 'compiled' });
     for (const key of ['seconds', 'decisions_per_s', 'decision_p99_ms', 'lane_p99_ms', 'central_lag_p95_ms', 'rss_mb', 'cpu_pct']) expect(typeof r[key], key).toBe('number');
     // The clean comparison run only happens with hostile traffic on.
     expect(r).not.toHaveProperty('lane_p99_ms_clean');
     expect(r).not.toHaveProperty('detail_clean');
     expect(existsSync(chart)).toBe(true);
     expect(readFileSync(chart, 'utf8')).toContain('Stadium surge: 100 entries');
-  }, 120_000);
+  }, 180_000);
 
   it('rejects a scenario file that does not validate', async () => {
     await expect(run({ scenario: join(dir, 'missing.yaml') })).rejects.toThrow(/cannot read/);
   });
 });
+
+/** The scripted runs start no gateway: nothing to compile. */
+const asSource = async (): Promise<GatewayBuild> => ({ kind: 'source (tsx)' });
 
 /** A run's summary with the figures the pair comparison reads; the rest zero. */
 function summary(lane: number, extra: Partial<SimulationSummary> = {}): SimulationSummary {
@@ -37,7 +42,7 @@ function summary(lane: number, extra: Partial<SimulationSummary> = {}): Simulati
     unanswered: 0, undecided: 0, unexpected: 0, decisions_per_s: 1_000, decision_p99_ms: 0.25, lane_p50_ms: 2, lane_p99_ms: lane, lane_p99_ms_by_transport: {},
     lane_p99_ms_rest_of_venue: lane, hostile_lanes: [], central_lag_p95_ms: 110, central_lag_p95_ms_outside_outage: 110, access_events_at_central: 60_000,
     events_at_central: 100_000, lost: 0, duplicates_at_central: 0, rss_mb: 240, cpu_pct: 60, simulator_cpu_pct: 25, slowest_lanes: [], osdp_exchanges_per_s_per_bus: 95,
-    gateway_loop_p99_ms: 20, simulator_loop_p99_ms: 11, sign_contents: 5, beacon_adverts: 3_000, kiosk_interactions: 300, app_sightings: 1_200,
+    steal_pct: 0.2, gateway_loop_p99_ms: 20, simulator_loop_p99_ms: 11, sign_contents: 5, beacon_adverts: 3_000, kiosk_interactions: 300, app_sightings: 1_200,
     gateway_errors: {}, skipped_devices: [], timeline: [], ...extra,
   };
 }
@@ -56,8 +61,11 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
   }
 
   it('alternates hostile and clean runs and reports the ratio with its interval, every run and the worst of each target', async () => {
-    const { simulate, calls } = scripted([30, 33, 60], [31, 30, 50], (h, i) => (h && i === 2 ? { lost: 1, rss_mb: 290 } : {}));
-    const r = await run({ pairs: 3, warmup: false }, simulate);
+    const { simulate, calls } = scripted([30, 33, 60], [31, 30, 50], (h, i) =>
+      h && i === 2
+        ? { lost: 1, rss_mb: 290, gateway_errors: { GH_MQTT_RATE: 3 }, timeline: [{ t: 1, decisions_per_s: 1_000, lane_p99_ms: 61, decision_p99_ms: 0.3, outbox_depth: 5, central_lag_p95_ms: 120, gateway_loop_p99_ms: 21, simulator_loop_p99_ms: 11, gateway_cpu_pct: 70, steal_pct: 0.2 }] }
+        : {});
+    const r = await run({ pairs: 3, warmup: false }, simulate, asSource);
     expect(calls).toEqual([true, false, true, false, true, false]);
     // The headline figures stay the first pair's.
     expect(r).toMatchObject({ lane_p99_ms: 30, lane_p99_ms_clean: 31, lost: 0 });
@@ -77,25 +85,45 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
     expect(low).toBeLessThan(pairs.ratio as number);
     expect(high).toBeGreaterThan(1.2);
     expect(pairs.within_20pct).toBe(false);
-    expect(pairs.runs).toHaveLength(3);
+    expect(pairs.steal_pct).toEqual([[0.2, 0.2], [0.2, 0.2], [0.2, 0.2]]);
+    // Every run keeps what tells where its time went, not only the first pair.
+    const runs = pairs.runs as Array<{ hostile: Record<string, unknown>; clean: Record<string, unknown> }>;
+    expect(runs).toHaveLength(3);
+    expect(runs[2]!.hostile).toMatchObject({ lane_p99_ms: 60, lost: 1, gateway_errors: { GH_MQTT_RATE: 3 }, steal_pct: 0.2 });
+    expect(runs[2]!.hostile.timeline).toEqual([{ t: 1, lane_p99_ms: 61, gateway_cpu_pct: 70, gateway_loop_p99_ms: 21, steal_pct: 0.2 }]);
+    expect(runs[2]!.clean.timeline).toEqual([]);
+  });
+
+  it('starts every run, the warm-up too, on the build it was given, and says which', async () => {
+    const bins: Array<string | undefined> = [];
+    const simulate = async (o: SimulationOptions) => {
+      bins.push(o.gatewayBin);
+      return summary(30);
+    };
+    const r = await run({ pairs: 2 }, simulate, async () => ({ bin: '/build/gateway/cli/main.js', kind: 'compiled' }));
+    expect(bins).toEqual(Array(5).fill('/build/gateway/cli/main.js'));
+    expect(r.gateway_build).toBe('compiled');
+    const fromSource = await run({ warmup: false }, simulate, async () => ({ kind: 'source (tsx)', note: 'asked for the source' }));
+    expect(fromSource).toMatchObject({ gateway_build: 'source (tsx)', gateway_build_note: 'asked for the source' });
+    expect(bins.slice(5)).toEqual([undefined, undefined]);
   });
 
   it('calls the comparison within 20 % only when the whole interval is', async () => {
     const { simulate } = scripted([31, 32, 30, 31], [32, 31, 31, 30]);
-    const r = await run({ pairs: 4, warmup: false }, simulate);
+    const r = await run({ pairs: 4, warmup: false }, simulate, asSource);
     expect((r.pairs as Record<string, unknown>).within_20pct).toBe(true);
   });
 
   it('reports no pairs block for one pair, and refuses a pair count that is not a whole number >= 1', async () => {
     const { simulate, calls } = scripted([30], [31]);
-    const r = await run({ warmup: false }, simulate);
+    const r = await run({ warmup: false }, simulate, asSource);
     expect(r).not.toHaveProperty('pairs');
     expect(calls).toEqual([true, false]);
     const refused = scripted([30], [31]);
-    await expect(run({ pairs: 0, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
-    await expect(run({ pairs: 1.5, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
-    await expect(run({ pairs: 2, hostile: false, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
-    await expect(run({ pairs: 2, compare: false, warmup: false }, refused.simulate)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 0, warmup: false }, refused.simulate, asSource)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 1.5, warmup: false }, refused.simulate, asSource)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 2, hostile: false, warmup: false }, refused.simulate, asSource)).rejects.toMatchObject({ code: 'GH_USAGE' });
+    await expect(run({ pairs: 2, compare: false, warmup: false }, refused.simulate, asSource)).rejects.toMatchObject({ code: 'GH_USAGE' });
     expect(refused.calls).toEqual([]);
   });
 });
