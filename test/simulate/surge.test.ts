@@ -85,6 +85,7 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
     expect(low).toBeLessThan(pairs.ratio as number);
     expect(high).toBeGreaterThan(1.2);
     expect(pairs.within_20pct).toBe(false);
+    expect(pairs.slowdown_over_20pct_excluded).toBe(false);
     expect(pairs.steal_pct).toEqual([[0.2, 0.2], [0.2, 0.2], [0.2, 0.2]]);
     // Every run keeps what tells where its time went, not only the first pair.
     const runs = pairs.runs as Array<{ hostile: Record<string, unknown>; clean: Record<string, unknown> }>;
@@ -111,7 +112,16 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
   it('calls the comparison within 20 % only when the whole interval is', async () => {
     const { simulate } = scripted([31, 32, 30, 31], [32, 31, 31, 30]);
     const r = await run({ pairs: 4, warmup: false }, simulate, asSource);
-    expect((r.pairs as Record<string, unknown>).within_20pct).toBe(true);
+    expect((r.pairs as Record<string, unknown>)).toMatchObject({ within_20pct: true, slowdown_over_20pct_excluded: true });
+  });
+
+  it('excludes a 20 % slowdown when the hostile runs were the faster ones, though the change is not within 20 % both ways', async () => {
+    // The sixth session's nine pairs (rest of the venue / clean, ms).
+    const { simulate } = scripted([78.5, 66.2, 52.2, 58.3, 74.5, 88.4, 66.2, 74.5, 95.6], [110.2, 65.4, 69.6, 65.4, 106.4, 80.4, 76.2, 91.4, 91.6]);
+    const pairs = (await run({ pairs: 9, warmup: false }, simulate, asSource)).pairs as Record<string, unknown>;
+    expect(pairs.ratio).toBeCloseTo(0.866, 3);
+    expect(pairs.ratio_95ci).toEqual([0.761, 0.985]);
+    expect(pairs).toMatchObject({ within_20pct: false, slowdown_over_20pct_excluded: true });
   });
 
   it('reports no pairs block for one pair, and refuses a pair count that is not a whole number >= 1', async () => {
