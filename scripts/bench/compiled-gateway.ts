@@ -26,11 +26,12 @@ export interface GatewayBuild {
  * The gateway a benchmark should measure is the one production runs: the
  * JavaScript `npm run build` makes (the systemd unit and the image run
  * dist/, see bin/gatehouse.js). A source checkout runs TypeScript through
- * tsx instead, whose esbuild output wraps every closure created in a hot
- * path in a `__name` call (2 % of the event loop in a surge profile). So a
- * source checkout is compiled first, with tsc and the build's own
- * tsconfig, into a cache directory: always from the current source, never a
- * stale dist/. About 10-40 s.
+ * tsx instead: other code (esbuild's output wraps closures in `__name`
+ * calls, 2 % of the event loop in a surge profile), though two alternating
+ * pairs of surges measured no difference in CPU. So a source checkout is
+ * compiled first, with tsc and the build's own tsconfig, into a cache
+ * directory: always from the current source, never a stale dist/. About
+ * 11 s on the 2-core build machine.
  */
 export async function compiledGateway(opts: { source?: boolean; run?: typeof runTsc; outDir?: string } = {}): Promise<GatewayBuild> {
   if (!import.meta.url.endsWith('.ts')) return { kind: 'compiled' };
