@@ -36,6 +36,34 @@ export interface Crowd {
 /** Facility codes at and above this are nobody's (unknown cards). */
 const UNKNOWN_FACILITY = 240;
 
+/** Facilities of the pre-opening cards: above the crowd's (1, 2, ...) and below the unknown cards'. */
+const PRE_OPENING_FACILITY = 200;
+
+/**
+ * Holders for the pre-opening (scenario `preOpening`): valid for every zone,
+ * with cards no crowd holder or unknown card can have, so the measured
+ * crowd's answers do not depend on them.
+ */
+export function preOpeningHolders(count: number, zones: readonly string[], now = Date.now()): { holders: EntitlementRecord[]; credentials: string[] } {
+  const day = 86_400_000;
+  const holders: EntitlementRecord[] = [];
+  const credentials: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const value = `${PRE_OPENING_FACILITY + Math.floor(n / 65_536)}:${n % 65_536}`;
+    holders.push({
+      holder: `pre-${String(n).padStart(7, '0')}`,
+      tier: 'standard',
+      consent: { personalisation: false, marketing: false },
+      credentials: [{ kind: 'card', value }],
+      zones: [...zones],
+      validFrom: new Date(now - 30 * day).toISOString(),
+      validUntil: new Date(now + 300 * day).toISOString(),
+    });
+    credentials.push(value);
+  }
+  return { holders, credentials };
+}
+
 function cardOf(n: number): { facility: number; card: number } {
   return { facility: 1 + Math.floor(n / 65_536), card: n % 65_536 };
 }

@@ -8,6 +8,7 @@ const summary: SimulationSummary = {
   scenario: 'surge',
   seed: 10,
   entries: 100,
+  pre_opening_entries: 0,
   seconds: 5,
   lanes: 3,
   lanes_by_transport: { osdp: 2, mqtt: 1 },

@@ -18,7 +18,7 @@ import { SimulatedAdvertiser, type SimulatedBeacon } from '../../drivers/ble/sim
 import { silentLogger, type Logger } from '../../gateway/core/log.js';
 import { startCentralStandIn } from '../central/index.js';
 import { createPtyPair, type PtyPair } from '../../test/helpers/pty.js';
-import { makeCrowd, seededRandom, type Arrival } from './crowd.js';
+import { makeCrowd, preOpeningHolders, seededRandom, type Arrival } from './crowd.js';
 import type { Scenario } from './scenario.js';
 import { makeSimVenue, type EntryLane, type Transport } from './venue.js';
 import { histogramQuantile, machineTicks, percentile, processUsage, stealPct, scrape, startGatewayChild, waitFor, type GatewayChild, type Scrape } from './child.js';
@@ -58,6 +58,8 @@ export interface SimulationSummary {
   scenario: string;
   seed: number;
   entries: number;
+  /** Cards presented on the MQTT gates before the run (scenario `preOpening`); in no other figure. */
+  pre_opening_entries: number;
   seconds: number;
   lanes: number;
   lanes_by_transport: Record<string, number>;
@@ -168,7 +170,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     const lanes = venue.entryLanes.filter((l) => weightOf(l) > 0);
     const crowd = makeCrowd(scenario, lanes.map(weightOf), venue.zones);
     addSerialCredentials(crowd.holders, venue.serial);
-    central.setEntitlements(crowd.holders);
+    const mqttLanes = venue.entryLanes.filter((l) => l.transport === 'mqtt');
+    const preOpening = preOpeningHolders(mqttLanes.length > 0 ? scenario.preOpening.entries : 0, venue.zones);
+    central.setEntitlements([...crowd.holders, ...preOpening.holders]);
 
     // Device ends that exist before the gateway: OSDP and serial readers on their PTYs.
     const osdp = new Map<string, { sim: OsdpSimulator; transport: SerialTransport }>();
@@ -194,10 +198,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     await waitFor(
       async () => {
         const st = (await (await fetch(`${venue.adminUrl}/api/status`)).json()) as { entitlements?: { holders?: number } };
-        return st.entitlements?.holders === crowd.holders.length;
+        return st.entitlements?.holders === crowd.holders.length + preOpening.holders.length;
       },
       180_000,
-      `the gateway to load ${crowd.holders.length} entitlements`,
+      `the gateway to load ${crowd.holders.length + preOpening.holders.length} entitlements`,
       250,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${gw.output()}`);
@@ -233,6 +237,24 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       60_000,
       'every simulated OSDP reader to be polled',
     );
+
+    // Before the gates open: the pre-opening cards on the MQTT gates, then an empty outbox, so that
+    // nothing of it reaches central once the run counts (scenario `preOpening`).
+    if (preOpening.credentials.length > 0) {
+      const gapMs = (scenario.preOpening.seconds * 1000) / preOpening.credentials.length;
+      let answers = 0;
+      const start = performance.now();
+      for (const [i, value] of preOpening.credentials.entries()) {
+        const wait = start + i * gapMs - performance.now();
+        if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
+        void mqtt
+          .get(mqttLanes[i % mqttLanes.length]!.device)!
+          .scan({ kind: 'card', value })
+          .then(() => answers++);
+      }
+      await waitFor(() => answers === preOpening.credentials.length, 60_000, `answers to the ${preOpening.credentials.length} pre-opening cards`, 50);
+      await waitFor(async () => (await scrape(venue.adminUrl)).outboxDepth === 0, 60_000, 'the outbox to drain after the pre-opening', 250);
+    }
 
     // Start the crowd on a settled gateway: its event loop calm for two scrapes in a row (at most 30 s).
     let calm = 0;
@@ -457,6 +479,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     });
 
     // --- the arrival loop and the live line ---
+    const centralBefore = central.counts();
     const first = await scrape(venue.adminUrl);
     const usage0 = processUsage(gw.pid);
     const ownCpu0 = process.cpuUsage();
@@ -566,13 +589,16 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     }
     const decisions = final.decisions - first.decisions;
     const accessAtCentral = lags.length;
-    const counts = central.counts();
+    const countsAll = central.counts();
+    // Less what central had before the crowd (the pre-opening's events).
+    const counts = { unique: countsAll.unique - centralBefore.unique, duplicates: countsAll.duplicates - centralBefore.duplicates };
     const errors: Record<string, number> = {};
     for (const [code, n] of Object.entries(final.errors)) if (n - (first.errors[code] ?? 0) > 0) errors[code] = n - (first.errors[code] ?? 0);
     const summary: SimulationSummary = {
       scenario: scenario.name,
       seed: scenario.seed,
       entries: next,
+      pre_opening_entries: preOpening.credentials.length,
       seconds: round(seconds, 1),
       lanes: lanes.length,
       lanes_by_transport: lanesByTransport,

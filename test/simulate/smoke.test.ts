@@ -27,10 +27,13 @@ describe.skipIf(!socat)('gatehouse simulate against a real gateway child process
       // Hostile traffic in a small dose: broken kiosk JSON must not cost a decision. (Garbage on a
       // serial line can spoil the frame it runs into, so it stays out of an exact count.)
       hostile: { kioskMalformedPerSecond: 10 },
+      // Cards before the gates open: decided and synced before the run, and in none of the counts below.
+      preOpening: { entries: 40, seconds: 1 },
       drainTimeoutS: 30,
     });
     const s = await runSimulation({ venueFile: STADIUM, scenario });
     expect(s.entries).toBe(120);
+    expect(s.pre_opening_entries).toBe(40);
     expect(s.lanes_by_transport).toEqual({ osdp: 4, wiegand: 1, serial: 1, mqtt: 2 });
     // Every credential presented became a decision in the gateway...
     expect(s.decisions).toBe(120);

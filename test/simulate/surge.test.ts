@@ -38,7 +38,7 @@ const asSource = async (): Promise<GatewayBuild> => ({ kind: 'source (tsx)' });
 /** A run's summary with the figures the pair comparison reads; the rest zero. */
 function summary(lane: number, extra: Partial<SimulationSummary> = {}): SimulationSummary {
   return {
-    scenario: 'surge', seed: 10, entries: 60_000, seconds: 60, lanes: 64, lanes_by_transport: {}, decisions: 60_000, granted: 59_000, denied: 1_000,
+    scenario: 'surge', seed: 10, entries: 60_000, pre_opening_entries: 0, seconds: 60, lanes: 64, lanes_by_transport: {}, decisions: 60_000, granted: 59_000, denied: 1_000,
     unanswered: 0, undecided: 0, unexpected: 0, decisions_per_s: 1_000, decision_p99_ms: 0.25, lane_p50_ms: 2, lane_p99_ms: lane, lane_p99_ms_by_transport: {},
     lane_p99_ms_rest_of_venue: lane, hostile_lanes: [], central_lag_p95_ms: 110, central_lag_p95_ms_outside_outage: 110, access_events_at_central: 60_000,
     events_at_central: 100_000, lost: 0, duplicates_at_central: 0, rss_mb: 240, cpu_pct: 60, simulator_cpu_pct: 25, slowest_lanes: [], osdp_exchanges_per_s_per_bus: 95,
