@@ -36,6 +36,13 @@ export interface Crowd {
 /** Facility codes at and above this are nobody's (unknown cards). */
 const UNKNOWN_FACILITY = 240;
 
+const DAY_MS = 86_400_000;
+
+/** The validity of a holder whose entitlement is current at `now`: from a month ago until 300 days on. */
+function currentValidity(now: number): { validFrom: string; validUntil: string } {
+  return { validFrom: new Date(now - 30 * DAY_MS).toISOString(), validUntil: new Date(now + 300 * DAY_MS).toISOString() };
+}
+
 /** Facilities of the pre-opening cards: above the crowd's (1, 2, ...) and below the unknown cards'. */
 const PRE_OPENING_FACILITY = 200;
 
@@ -45,7 +52,6 @@ const PRE_OPENING_FACILITY = 200;
  * crowd's answers do not depend on them.
  */
 export function preOpeningHolders(count: number, zones: readonly string[], now = Date.now()): { holders: EntitlementRecord[]; credentials: string[] } {
-  const day = 86_400_000;
   const holders: EntitlementRecord[] = [];
   const credentials: string[] = [];
   for (let n = 0; n < count; n++) {
@@ -56,8 +62,7 @@ export function preOpeningHolders(count: number, zones: readonly string[], now =
       consent: { personalisation: false, marketing: false },
       credentials: [{ kind: 'card', value }],
       zones: [...zones],
-      validFrom: new Date(now - 30 * day).toISOString(),
-      validUntil: new Date(now + 300 * day).toISOString(),
+      ...currentValidity(now),
     });
     credentials.push(value);
   }
@@ -108,7 +113,6 @@ function timeOfShare(s: number, rampUp: number, tail: number): number {
 export function makeCrowd(scenario: Scenario, laneWeights: readonly number[], zones: readonly string[], now = Date.now()): Crowd {
   if (laneWeights.length === 0) throw new RangeError('no entry lanes to send the crowd to');
   const rnd = seededRandom(scenario.seed);
-  const day = 86_400_000;
   const iso = (t: number) => new Date(t).toISOString();
   const totalWeight = laneWeights.reduce((a, b) => a + b, 0);
   const cumulative: number[] = [];
@@ -149,10 +153,10 @@ export function makeCrowd(scenario: Scenario, laneWeights: readonly number[], zo
         credentials: [{ kind: 'card', value }],
         zones: [...zones],
       };
-      if (expect === 'expired') holders.push({ ...base, validFrom: iso(now - 400 * day), validUntil: iso(now - 30 * day) });
-      else if (expect === 'blocked') holders.push({ ...base, validFrom: iso(now - 30 * day), validUntil: iso(now + 300 * day), blocked: { reason: 'reported stolen' } });
+      if (expect === 'expired') holders.push({ ...base, validFrom: iso(now - 400 * DAY_MS), validUntil: iso(now - 30 * DAY_MS) });
+      else if (expect === 'blocked') holders.push({ ...base, ...currentValidity(now), blocked: { reason: 'reported stolen' } });
       else {
-        holders.push({ ...base, validFrom: iso(now - 30 * day), validUntil: iso(now + 300 * day) });
+        holders.push({ ...base, ...currentValidity(now) });
         entered.push({ ...card, credential: value });
       }
     }
