@@ -8,7 +8,7 @@ import { loadConfigFile } from '../../config/load.js';
 import { parsePasswordHash, verifyPassword } from '../../drivers/mqtt/password.js';
 import { scenarioSchema } from './scenario.js';
 import { makeSimVenue } from './venue.js';
-import { addSerialCredentials, serialPayload } from './simulate.js';
+import { addSerialCredentials, serialPayload } from './lanes.js';
 import { decodeSerialFrames } from '../../drivers/serial-reader/decode.js';
 import { encodeSerialFrame } from '../../drivers/serial-reader/sim.js';
 
