@@ -124,6 +124,31 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
     expect(pairs).toMatchObject({ within_20pct: false, slowdown_over_20pct_excluded: true });
   });
 
+  it('names the pairs the machine drifted in and gives the ratio at equal machine speed', async () => {
+    // The sixth session's seven pairs with the pre-opening: lane p99 and the simulator's CPU.
+    const hostileLane = [43.1, 61.7, 66, 84.1, 71.9, 46.5, 92.8];
+    const cleanLane = [72, 57, 36.5, 74.4, 38.1, 71.8, 65.7];
+    const simHostile = [31.8, 33.9, 37.6, 37.3, 35.3, 31.5, 37.5];
+    const simClean = [36.6, 34.6, 29.1, 36, 29.8, 35.3, 35.5];
+    const { simulate } = scripted(hostileLane, cleanLane, (h, i) => ({ simulator_cpu_pct: (h ? simHostile : simClean)[i]! }));
+    const pairs = (await run({ pairs: 7, warmup: false }, simulate, asSource)).pairs as Record<string, unknown>;
+    expect(pairs.simulator_cpu_pct).toEqual(simHostile.map((h, i) => [h, simClean[i]]));
+    // Plain: not excluded. At equal machine speed: excluded, just.
+    expect(pairs.ratio_95ci).toEqual([0.738, 1.716]);
+    expect(pairs.slowdown_over_20pct_excluded).toBe(false);
+    expect(pairs.machine_drift_pairs).toEqual([1, 3, 5, 6]);
+    expect(pairs.machine_adjusted).toEqual({ ratio: 1.014, ratio_95ci: [0.871, 1.181], slope: 3.03, r2: 0.908, slowdown_over_20pct_excluded: true });
+  });
+
+  it('leaves out the machine adjustment where the simulator CPU is unknown or there are too few pairs', async () => {
+    const unknown = scripted([30, 33, 31], [31, 30, 32], (h) => ({ simulator_cpu_pct: h ? -1 : 25 }));
+    const p1 = (await run({ pairs: 3, warmup: false }, unknown.simulate, asSource)).pairs as Record<string, unknown>;
+    expect(p1).toMatchObject({ machine_drift_pairs: null, machine_adjusted: null });
+    const two = scripted([30, 33], [31, 30], (h, i) => ({ simulator_cpu_pct: h ? 25 + i : 25 }));
+    const p2 = (await run({ pairs: 2, warmup: false }, two.simulate, asSource)).pairs as Record<string, unknown>;
+    expect(p2).toMatchObject({ machine_drift_pairs: [], machine_adjusted: null });
+  });
+
   it('reports no pairs block for one pair, and refuses a pair count that is not a whole number >= 1', async () => {
     const { simulate, calls } = scripted([30], [31]);
     const r = await run({ warmup: false }, simulate, asSource);
