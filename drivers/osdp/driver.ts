@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { sharedHotCounter, type Cell, type HotCounter } from '../../gateway/health/hot-metrics.js';
 import type { Driver, DriverContext, DriverFactory, LaneFeedback } from '../../gateway/core/driver.js';
 import type { AlarmKind, Credential, DeviceState } from '../../gateway/core/types.js';
 import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
@@ -30,7 +31,7 @@ export interface OsdpDriverDeps {
 
 interface OsdpMetrics {
   errors: Counter<'device' | 'reader' | 'code' | 'reason'>;
-  exchanges: Counter<'device' | 'reader'>;
+  exchanges: HotCounter<'device' | 'reader'>;
   online: Gauge<'device' | 'reader'>;
   coreErrors: Counter<'code'> | undefined;
 }
@@ -41,7 +42,7 @@ function osdpMetrics(registry: Registry): OsdpMetrics {
   const registers = [registry];
   return {
     errors: get('gatehouse_osdp_errors_total', () => new Counter({ name: 'gatehouse_osdp_errors_total', help: 'OSDP frames, replies and exchanges rejected, by code and reason.', labelNames: ['device', 'reader', 'code', 'reason'], registers })),
-    exchanges: get('gatehouse_osdp_exchanges_total', () => new Counter({ name: 'gatehouse_osdp_exchanges_total', help: 'Completed OSDP command/reply exchanges.', labelNames: ['device', 'reader'], registers })),
+    exchanges: sharedHotCounter(registry, { name: 'gatehouse_osdp_exchanges_total', help: 'Completed OSDP command/reply exchanges.', labelNames: ['device', 'reader'] }),
     online: get('gatehouse_osdp_reader_online', () => new Gauge({ name: 'gatehouse_osdp_reader_online', help: '1 when the OSDP reader answers (with its secure channel up when one is configured).', labelNames: ['device', 'reader'], registers })),
     coreErrors: registry.getSingleMetric('gatehouse_errors_total') as Counter<'code'> | undefined,
   };
@@ -183,12 +184,18 @@ class OsdpDriver implements Driver {
     const now = () => this.ctx.clock.monotonic();
     this.sessions = new Map();
     for (const r of this.cfg.readers) this.sessions.set(r.address, this.makeSession(r, now()));
+    // One cell per reader: the bus counts ~33 exchanges a second per reader.
+    const exchanges = new Map<number, Cell>(this.cfg.readers.map((r) => [r.address, this.metrics.exchanges.cell({ device: this.id, reader: String(r.address) })]));
     const bus = new OsdpBus({
       transport,
       sessions: [...this.sessions.values()],
       now,
       onError: (e) => this.busError(e),
-      onExchange: (address) => this.metrics.exchanges.inc({ device: this.id, reader: String(address) }),
+      onExchange: (address) => {
+        const cell = exchanges.get(address);
+        if (cell) cell.value++;
+        else this.metrics.exchanges.inc({ device: this.id, reader: String(address) });
+      },
       onWriteError: (err) => this.lost(transport, err),
     });
     this.bus = bus;

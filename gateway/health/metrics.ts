@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotGauge } from './hot-metrics.js';
 
 /**
  * The gateway-wide metrics. A registry per gateway instance (never the global
@@ -7,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export interface CoreMetrics {
   registry: Registry;
-  decisions: Counter<'result' | 'reason' | 'lane'>;
+  decisions: HotCounter<'result' | 'reason' | 'lane'>;
   decisionSeconds: Histogram<never>;
   eventsAppended: Counter<'priority'>;
   eventsSynced: Counter<never>;
@@ -15,7 +16,7 @@ export interface CoreMetrics {
   deviceOnline: Gauge<'device' | 'reader'>;
   errors: Counter<'code'>;
   alarmsActive: Gauge<'kind'>;
-  deviceLastSeen: Gauge<'device' | 'reader'>;
+  deviceLastSeen: HotGauge<'device' | 'reader'>;
   uplinkLastSuccess: Gauge<never>;
 }
 
@@ -25,7 +26,7 @@ export function createCoreMetrics(options: { defaultMetrics?: boolean } = {}): C
   const registers = [registry];
   return {
     registry,
-    decisions: new Counter({ name: 'gatehouse_decisions_total', help: 'Access decisions by result, reason and lane.', labelNames: ['result', 'reason', 'lane'], registers }),
+    decisions: new HotCounter(registry, { name: 'gatehouse_decisions_total', help: 'Access decisions by result, reason and lane.', labelNames: ['result', 'reason', 'lane'] }),
     decisionSeconds: new Histogram({
       name: 'gatehouse_decision_seconds',
       help: 'Time from credential in to decision out, inside the gateway.',
@@ -38,7 +39,7 @@ export function createCoreMetrics(options: { defaultMetrics?: boolean } = {}): C
     deviceOnline: new Gauge({ name: 'gatehouse_device_online', help: '1 when the device (or reader on a bus) is online.', labelNames: ['device', 'reader'], registers }),
     errors: new Counter({ name: 'gatehouse_errors_total', help: 'Errors by stable code (see docs/errors.md).', labelNames: ['code'], registers }),
     alarmsActive: new Gauge({ name: 'gatehouse_alarms_active', help: 'Active alarms by kind.', labelNames: ['kind'], registers }),
-    deviceLastSeen: new Gauge({ name: 'gatehouse_device_last_seen_timestamp_seconds', help: 'Unix time a device (or reader on a bus) was last online or last presented a credential.', labelNames: ['device', 'reader'], registers }),
+    deviceLastSeen: new HotGauge(registry, { name: 'gatehouse_device_last_seen_timestamp_seconds', help: 'Unix time a device (or reader on a bus) was last online or last presented a credential.', labelNames: ['device', 'reader'] }),
     uplinkLastSuccess: new Gauge({ name: 'gatehouse_uplink_last_success_timestamp_seconds', help: 'Unix time the central side last acknowledged a batch.', registers }),
   };
 }
