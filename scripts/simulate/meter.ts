@@ -15,6 +15,8 @@ export interface TimelinePoint {
   simulator_loop_p99_ms: number;
   /** The gateway process's CPU in this second, % of one core (-1 where /proc is unreadable). */
   gateway_cpu_pct: number;
+  /** This process's CPU in this second (% of one core): its work is about the same every second, so it follows the machine's speed. */
+  simulator_cpu_pct: number;
   /** Share of the machine's CPU the hypervisor gave to other guests in this second (%): a slower machine, not a slower gateway. */
   steal_pct: number;
 }
@@ -71,14 +73,19 @@ export class RunMeter {
     let lastAnswered = 0;
     let lastUsage = processUsage(this.o.gatewayPid);
     let lastMachine = machineTicks();
+    let lastOwn = process.cpuUsage();
     let lastTick = performance.now();
     this.ticker = setInterval(() => {
       const usage = processUsage(this.o.gatewayPid);
       const machine = machineTicks();
       const now = performance.now();
-      const gatewayCpuPct = usage && lastUsage ? round(((usage.cpuS - lastUsage.cpuS) / ((now - lastTick) / 1000)) * 100, 0) : -1;
+      const seconds = (now - lastTick) / 1000;
+      const gatewayCpuPct = usage && lastUsage ? round(((usage.cpuS - lastUsage.cpuS) / seconds) * 100, 0) : -1;
+      const own = process.cpuUsage(lastOwn);
+      const simulatorCpuPct = round(((own.user + own.system) / 1e6 / seconds) * 100, 0);
       const steal = stealPct(lastMachine, machine);
       lastUsage = usage;
+      lastOwn = process.cpuUsage();
       lastMachine = machine;
       lastTick = now;
       void scrape(this.o.adminUrl)
@@ -94,6 +101,7 @@ export class RunMeter {
             gateway_loop_p99_ms: round(s.loopLagP99 * 1000, 1),
             simulator_loop_p99_ms: round(this.loop.percentile(99) / 1e6, 1),
             gateway_cpu_pct: gatewayCpuPct,
+            simulator_cpu_pct: simulatorCpuPct,
             steal_pct: steal,
           };
           this.loop.reset();
