@@ -27,6 +27,10 @@ describe('HotCounter', () => {
     ]));
   });
 
+  it('refuses a metric without labels (prom-client\'s own counter is as cheap there)', () => {
+    expect(() => new HotCounter(new Registry(), { name: 'z_total', help: 'z', labelNames: [] })).toThrow(/at least one label/);
+  });
+
   it('refuses to go down', () => {
     const c = new HotCounter(new Registry(), { name: 'y_total', help: 'y', labelNames: ['a'] });
     expect(() => c.inc({ a: '1' }, -1)).toThrow(RangeError);

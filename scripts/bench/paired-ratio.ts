@@ -32,10 +32,10 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): RatioIn
 
 /** log(a[i]/b[i]) for two non-empty series of positive values of the same length. */
 function logRatios(a: readonly number[], b: readonly number[]): number[] {
-  if (a.length !== b.length || a.length === 0) throw new RangeError(`pairedRatio needs two non-empty series of the same length (got ${a.length} and ${b.length})`);
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`paired series must be non-empty and of the same length (got ${a.length} and ${b.length})`);
   return a.map((x, i) => {
     const y = b[i]!;
-    if (!(x > 0) || !(y > 0)) throw new RangeError(`pairedRatio needs positive values (pair ${i}: ${x}, ${y})`);
+    if (!(x > 0) || !(y > 0)) throw new RangeError(`paired series need positive values (pair ${i}: ${x}, ${y})`);
     return Math.log(x / y);
   });
 }
