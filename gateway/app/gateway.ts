@@ -11,6 +11,7 @@ import type { Alarm, DeviceStatus } from '../core/types.js';
 import { eventFactory, type EventFactory } from '../events/cloudevent.js';
 import { errorCodeOf } from '../errors.js';
 import { Health } from '../health/health.js';
+import { startLoopUtilization } from '../health/loop-utilization.js';
 import { createCoreMetrics, type CoreMetrics } from '../health/metrics.js';
 import { ensureWritableDir } from '../store/db.js';
 import { openEntitlementStore, createAccessEngine, type AccessEngine, type EntitlementStore } from '../access/index.js';
@@ -328,6 +329,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   const depthTimer = setInterval(() => metrics.outboxDepth.set(outbox.depth()), 1000);
   depthTimer.unref();
   metrics.outboxDepth.set(outbox.depth());
+  const loopUtilization = startLoopUtilization(metrics.registry);
 
   const status = (): GatewayStatus => ({
     gateway: {
@@ -425,6 +427,7 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
       stopped = true;
       clearInterval(clockTimer);
       clearInterval(depthTimer);
+      loopUtilization.stop();
       unwire();
       await Promise.allSettled([...supervisors.values()].map((s) => s.stop()));
       await engagement.stop();
