@@ -207,6 +207,6 @@ export function runDetail(s: SimulationSummary): Record<string, unknown> {
     gateway_loop_p99_ms: s.gateway_loop_p99_ms,
     gateway_errors: s.gateway_errors,
     slowest_lanes: s.slowest_lanes.slice(0, 3),
-    timeline: s.timeline.map((p) => ({ t: p.t, lane_p99_ms: p.lane_p99_ms, gateway_cpu_pct: p.gateway_cpu_pct, simulator_cpu_pct: p.simulator_cpu_pct, gateway_loop_p99_ms: p.gateway_loop_p99_ms, steal_pct: p.steal_pct })),
+    timeline: s.timeline.map((p) => ({ t: p.t, lane_p99_ms: p.lane_p99_ms, gateway_cpu_pct: p.gateway_cpu_pct, simulator_cpu_pct: p.simulator_cpu_pct, gateway_loop_p99_ms: p.gateway_loop_p99_ms, gateway_loop_busy_pct: p.gateway_loop_busy_pct, steal_pct: p.steal_pct })),
   };
 }

@@ -11,6 +11,8 @@ gatehouse_decision_seconds_bucket{le="0.001"} 10
 gatehouse_decision_seconds_bucket{le="+Inf"} 10
 gatehouse_outbox_depth 42
 gatehouse_process_nodejs_eventloop_lag_p99_seconds 0.012
+gatehouse_event_loop_utilization{window="1s"} 0.87
+gatehouse_event_loop_utilization{window="10s"} 0.5
 gatehouse_errors_total{code="GH_MQTT_PAYLOAD"} 5
 gatehouse_errors_total{code="GH_MQTT_PAYLOAD",device="k"} 1
 not a sample line
@@ -22,6 +24,8 @@ describe('reading the gateway /metrics', () => {
     expect(s.decisions).toBe(10);
     expect(s.outboxDepth).toBe(42);
     expect(s.loopLagP99).toBeCloseTo(0.012);
+    expect(s.loopBusy).toBe(0.87);
+    expect(parseMetrics('gatehouse_outbox_depth 1\n').loopBusy).toBeNaN();
     expect(s.errors).toEqual({ GH_MQTT_PAYLOAD: 6 });
     expect([...s.buckets]).toEqual([
       [0.0005, 8],

@@ -70,6 +70,8 @@ export interface Scrape {
   outboxDepth: number;
   /** The gateway's event-loop delay p99 since the previous scrape (prom-client default metrics), seconds. */
   loopLagP99: number;
+  /** Share (0-1) of the last second the gateway's event loop was busy (`gatehouse_event_loop_utilization{window="1s"}`); NaN when absent. */
+  loopBusy: number;
   /** `gatehouse_errors_total` by code. */
   errors: Record<string, number>;
 }
@@ -78,7 +80,7 @@ const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/;
 
 /** Parses the few series the simulator needs from /metrics text. */
 export function parseMetrics(text: string): Scrape {
-  const s: Scrape = { decisions: 0, buckets: new Map(), outboxDepth: 0, loopLagP99: NaN, errors: {} };
+  const s: Scrape = { decisions: 0, buckets: new Map(), outboxDepth: 0, loopLagP99: NaN, loopBusy: NaN, errors: {} };
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = SAMPLE.exec(line);
@@ -89,6 +91,7 @@ export function parseMetrics(text: string): Scrape {
     if (name === 'gatehouse_decisions_total') s.decisions += value;
     else if (name === 'gatehouse_outbox_depth') s.outboxDepth = value;
     else if (name === 'gatehouse_process_nodejs_eventloop_lag_p99_seconds') s.loopLagP99 = value;
+    else if (name === 'gatehouse_event_loop_utilization' && labels.includes('window="1s"')) s.loopBusy = value;
     else if (name === 'gatehouse_decision_seconds_bucket') {
       const le = /le="([^"]+)"/.exec(labels)?.[1];
       if (le !== undefined) {

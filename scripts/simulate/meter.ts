@@ -12,6 +12,8 @@ export interface TimelinePoint {
   outbox_depth: number;
   central_lag_p95_ms: number;
   gateway_loop_p99_ms: number;
+  /** Share of the second the gateway's event loop was busy, % (-1 when the gateway does not report it): near 100, queues form. */
+  gateway_loop_busy_pct: number;
   simulator_loop_p99_ms: number;
   /** The gateway process's CPU in this second, % of one core (-1 where /proc is unreadable). */
   gateway_cpu_pct: number;
@@ -99,6 +101,7 @@ export class RunMeter {
             outbox_depth: s.outboxDepth,
             central_lag_p95_ms: round(percentile([...(this.lagsBySecond[t - 1] ?? [])].sort((a, b) => a - b), 0.95), 0),
             gateway_loop_p99_ms: round(s.loopLagP99 * 1000, 1),
+            gateway_loop_busy_pct: round(s.loopBusy * 100, 0),
             simulator_loop_p99_ms: round(this.loop.percentile(99) / 1e6, 1),
             gateway_cpu_pct: gatewayCpuPct,
             simulator_cpu_pct: simulatorCpuPct,

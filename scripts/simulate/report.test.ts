@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatSummary, renderChart } from './report.js';
 import type { SimulationSummary, TimelinePoint } from './simulate.js';
 
-const point = (t: number, rate: number): TimelinePoint => ({ t, decisions_per_s: rate, lane_p99_ms: 40 + t, decision_p99_ms: 0.4, outbox_depth: 3, central_lag_p95_ms: 120, gateway_loop_p99_ms: 10, simulator_loop_p99_ms: 8, gateway_cpu_pct: 60, simulator_cpu_pct: 30, steal_pct: 0 });
+const point = (t: number, rate: number): TimelinePoint => ({ t, decisions_per_s: rate, lane_p99_ms: 40 + t, decision_p99_ms: 0.4, outbox_depth: 3, central_lag_p95_ms: 120, gateway_loop_p99_ms: 10, gateway_loop_busy_pct: 55, simulator_loop_p99_ms: 8, gateway_cpu_pct: 60, simulator_cpu_pct: 30, steal_pct: 0 });
 
 const summary: SimulationSummary = {
   scenario: 'surge',

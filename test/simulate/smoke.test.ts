@@ -50,6 +50,13 @@ describe.skipIf(!socat)('gatehouse simulate against a real gateway child process
     expect(s.lane_p99_ms).toBeGreaterThan(0);
     expect(s.rss_mb).toBeGreaterThan(0);
     expect(s.timeline.length).toBeGreaterThan(0);
+    // The gateway reports its event loop's busy share and the meter reads it: a real share every second, not the -1 of a missing series.
+    for (const p of s.timeline) {
+      expect(p.gateway_loop_busy_pct).toBeGreaterThanOrEqual(0);
+      expect(p.gateway_loop_busy_pct).toBeLessThanOrEqual(100);
+      expect(p.simulator_cpu_pct).toBeGreaterThanOrEqual(0);
+    }
+    expect(Math.max(...s.timeline.map((p) => p.gateway_loop_busy_pct))).toBeGreaterThan(0);
   }, 120_000);
 });
 

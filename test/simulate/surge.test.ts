@@ -63,7 +63,7 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
   it('alternates hostile and clean runs and reports the ratio with its interval, every run and the worst of each target', async () => {
     const { simulate, calls } = scripted([30, 33, 60], [31, 30, 50], (h, i) =>
       h && i === 2
-        ? { lost: 1, rss_mb: 290, gateway_errors: { GH_MQTT_RATE: 3 }, timeline: [{ t: 1, decisions_per_s: 1_000, lane_p99_ms: 61, decision_p99_ms: 0.3, outbox_depth: 5, central_lag_p95_ms: 120, gateway_loop_p99_ms: 21, simulator_loop_p99_ms: 11, gateway_cpu_pct: 70, simulator_cpu_pct: 33, steal_pct: 0.2 }] }
+        ? { lost: 1, rss_mb: 290, gateway_errors: { GH_MQTT_RATE: 3 }, timeline: [{ t: 1, decisions_per_s: 1_000, lane_p99_ms: 61, decision_p99_ms: 0.3, outbox_depth: 5, central_lag_p95_ms: 120, gateway_loop_p99_ms: 21, gateway_loop_busy_pct: 88, simulator_loop_p99_ms: 11, gateway_cpu_pct: 70, simulator_cpu_pct: 33, steal_pct: 0.2 }] }
         : {});
     const r = await run({ pairs: 3, warmup: false }, simulate, asSource);
     expect(calls).toEqual([true, false, true, false, true, false]);
@@ -91,7 +91,7 @@ describe('gatehouse bench surge --pairs (the comparison over several pairs)', ()
     const runs = pairs.runs as Array<{ hostile: Record<string, unknown>; clean: Record<string, unknown> }>;
     expect(runs).toHaveLength(3);
     expect(runs[2]!.hostile).toMatchObject({ lane_p99_ms: 60, lost: 1, gateway_errors: { GH_MQTT_RATE: 3 }, steal_pct: 0.2 });
-    expect(runs[2]!.hostile.timeline).toEqual([{ t: 1, lane_p99_ms: 61, gateway_cpu_pct: 70, simulator_cpu_pct: 33, gateway_loop_p99_ms: 21, steal_pct: 0.2 }]);
+    expect(runs[2]!.hostile.timeline).toEqual([{ t: 1, lane_p99_ms: 61, gateway_cpu_pct: 70, simulator_cpu_pct: 33, gateway_loop_p99_ms: 21, gateway_loop_busy_pct: 88, steal_pct: 0.2 }]);
     expect(runs[2]!.clean.timeline).toEqual([]);
   });
 
