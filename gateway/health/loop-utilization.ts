@@ -8,10 +8,10 @@ import { Gauge, type Registry } from 'prom-client';
  *
  * Why next to the loop-lag metrics: every decision, MQTT packet, OSDP
  * exchange and outbox write runs on this one thread, so it saturates before
- * the machine does (in the stadium surge on a 2-core box, the loop was busy
- * over 90 % of the time while the second core still had room;
- * docs/benchmarks.md). Lag only grows once queues form; utilization shows the
- * headroom left before that.
+ * the machine does: in the stadium surge on the 2-core build machine it was
+ * busy 84-86 % of each second at the median and up to 99 %, with the second
+ * core not full (docs/benchmarks.md, seventh session). Lag only grows once
+ * queues form; utilization shows the headroom left before that.
  */
 export interface LoopUtilization {
   /** Busy share (0-1) of the last completed sample, and the mean of up to the last `samples`. */
