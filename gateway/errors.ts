@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   GH_OSDP_ADDRESS: 'An OSDP reply came from an unexpected address.',
   GH_OSDP_OVERSIZE: 'An OSDP frame declared a length beyond the accepted maximum.',
   GH_OSDP_FLOOD: 'Bytes or replies arrived on an OSDP bus while no command was outstanding.',
+  GH_OSDP_WORKER: 'The thread that runs the OSDP buses failed or could not start; it is restarted (or the buses run on the main thread).',
   GH_OSDP_KEY: 'An OSDP Secure Channel key file is unreadable, malformed or could not be written.',
 
   // --- drivers: Wiegand / GPIO / HID / serial readers ---

@@ -60,6 +60,10 @@ export const osdpDeviceSchema = z
       .max(1000)
       .default(DEFAULT_POLL_INTERVAL_MS)
       .describe('Gap between two POLLs to the same idle reader: a card is picked up within it. Decision feedback is sent at once regardless. 0 polls back to back (more CPU, no faster feedback).'),
+    thread: z
+      .enum(['main', 'worker'])
+      .default('main')
+      .describe('Where the bus runs: `main`, the event loop that decides (the default), or `worker`, one thread shared by every OSDP bus of the gateway, for boxes with cores to spare (docs/osdp.md "The OSDP thread").'),
     /** Accept card formats no decoder knows as `raw:<bits>:<hex>` credentials. */
     allowRaw: z.boolean().default(false),
     feedback: osdpFeedbackSchema.default({ ledMs: 2000, grantedColor: 'green', deniedColor: 'red', deniedFlash: true, buzzer: true, text: false, output: 0 }),

@@ -1,32 +1,38 @@
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { sharedHotCounter, type Cell, type HotCounter } from '../../gateway/health/hot-metrics.js';
 import type { Driver, DriverContext, DriverFactory, LaneFeedback } from '../../gateway/core/driver.js';
 import type { AlarmKind, Credential, DeviceState } from '../../gateway/core/types.js';
-import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
-import { openSerialTransport, type Transport } from '../serial/transport.js';
+import type { ErrorCode } from '../../gateway/errors.js';
+import type { Transport } from '../serial/transport.js';
 import { decodeCardBits } from '../wiegand/formats.js';
-import { OsdpBus, type BusError } from './bus.js';
 import { CMD, encodeBuzzer, encodeLed, encodeOutput, encodeText } from './commands.js';
-import type { OsdpDeviceConfig, OsdpReaderConfig } from './config.js';
-import { ReaderSession, type SessionEvent } from './session.js';
+import type { OsdpDeviceConfig } from './config.js';
+import { startLine, type LineEvent, type LineHandle, type LineListener, type LineSettings } from './line.js';
+import { sharedLineHost, type OsdpLineHost } from './line-host.js';
+import type { QueuedCommand, SessionEvent } from './session.js';
+
+export { readKeyFile, resolveKeyPath, writeKeyFile } from './key-file.js';
 
 /**
- * The OSDP control panel driver: one device = one RS-485 bus. It binds a
- * transport to the poll scheduler and the per-reader sessions, publishes
- * credentials, reader status and alarms on the bus, and turns lane feedback
- * into LED/BUZ/OUT/TEXT commands queued for the reader's next poll slot.
+ * The OSDP control panel driver: one device = one RS-485 bus. The line
+ * itself (transport, poll scheduler, the readers' sessions: line.ts) runs on
+ * the gateway's event loop, or on the OSDP thread (line-host.ts) when the
+ * device says `thread: worker`. The driver, always on the event loop,
+ * publishes credentials, reader status and alarms on the bus, logs and counts
+ * what the line reports, and turns lane feedback into LED/BUZ/OUT/TEXT
+ * commands queued for the reader's next poll slot.
  */
 
 export interface OsdpDriverDeps {
-  /** Opens the line; defaults to the serialport adapter. */
+  /** Opens the line; defaults to the serialport adapter. An injected transport runs the line on the main thread. */
   openTransport?: (options: { path: string; baudRate: number }) => Promise<Transport>;
   /** Directory that relative key file paths resolve against; defaults to `ctx.baseDir` (the config file's directory). */
   baseDir?: string;
   /** Reopen backoff after the transport fails or closes. */
   reopenInitialMs?: number;
   reopenMaxMs?: number;
+  /** The OSDP thread to run the line on; defaults to the process's shared one. */
+  lineHost?: OsdpLineHost;
 }
 
 interface OsdpMetrics {
@@ -48,35 +54,6 @@ function osdpMetrics(registry: Registry): OsdpMetrics {
   };
 }
 
-export function resolveKeyPath(keyFile: string, baseDir: string | undefined): string {
-  return isAbsolute(keyFile) ? keyFile : resolve(baseDir ?? process.cwd(), keyFile);
-}
-
-/** Reads an SCBK key file: 32 hex digits. Missing file = no key yet (install mode). */
-export function readKeyFile(path: string): Buffer | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new GatehouseError('GH_OSDP_KEY', `cannot read OSDP key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: path }, { cause: err });
-  }
-  if (!/^[0-9a-fA-F]{32}$/.test(text)) throw new GatehouseError('GH_OSDP_KEY', `OSDP key file ${path} must hold exactly 32 hex digits`, { file: path });
-  return Buffer.from(text, 'hex');
-}
-
-/** Writes a key file atomically with mode 0600 (a half-written key would lock the reader out). */
-export function writeKeyFile(path: string, key: Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, key.toString('hex') + '\n', { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, path);
-  } catch (err) {
-    throw new GatehouseError('GH_OSDP_KEY', `cannot write OSDP key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: path }, { cause: err });
-  }
-}
-
 export function createDriverWith(deps: OsdpDriverDeps = {}): DriverFactory<OsdpDeviceConfig> {
   return (ctx) => new OsdpDriver(ctx, deps);
 }
@@ -88,13 +65,11 @@ class OsdpDriver implements Driver {
   readonly id: string;
   private readonly cfg: OsdpDeviceConfig;
   private readonly metrics: OsdpMetrics;
-  private transport: Transport | undefined;
-  private bus: OsdpBus | undefined;
-  private sessions = new Map<number, ReaderSession>();
+  private readonly addresses: ReadonlySet<number>;
+  /** One cell per reader: the bus counts ~33 exchanges a second per reader. */
+  private readonly exchangeCells: Map<number, Cell>;
+  private line: LineHandle | undefined;
   private stateValue: DeviceState = 'starting';
-  private stopped = false;
-  private reopenTimer: NodeJS.Timeout | undefined;
-  private reopenMs: number;
   private readonly readerOnline = new Map<number, boolean>();
   private readonly tamper = new Map<number, boolean>();
 
@@ -105,7 +80,8 @@ class OsdpDriver implements Driver {
     this.id = ctx.config.id;
     this.cfg = ctx.config;
     this.metrics = osdpMetrics(ctx.metrics);
-    this.reopenMs = deps.reopenInitialMs ?? 1000;
+    this.addresses = new Set(this.cfg.readers.map((r) => r.address));
+    this.exchangeCells = new Map(this.cfg.readers.map((r) => [r.address, this.metrics.exchanges.cell({ device: this.id, reader: String(r.address) })]));
   }
 
   state(): DeviceState {
@@ -113,33 +89,46 @@ class OsdpDriver implements Driver {
   }
 
   async start(): Promise<void> {
-    this.stopped = false;
-    await this.open();
+    const settings: LineSettings = {
+      config: this.cfg,
+      ...((this.deps.baseDir ?? this.ctx.baseDir) !== undefined ? { baseDir: this.deps.baseDir ?? this.ctx.baseDir } : {}),
+      ...(this.deps.reopenInitialMs !== undefined ? { reopenInitialMs: this.deps.reopenInitialMs } : {}),
+      ...(this.deps.reopenMaxMs !== undefined ? { reopenMaxMs: this.deps.reopenMaxMs } : {}),
+    };
+    const listener: LineListener = { event: (e) => this.lineEvent(e), exchanges: (address, n) => this.countExchanges(address, n) };
+    // An injected transport lives in this thread: such a line runs here too.
+    if (this.cfg.thread === 'worker' && !this.deps.openTransport) {
+      const line = (this.deps.lineHost ?? sharedLineHost()).open(settings, listener);
+      try {
+        this.line = line;
+        await line.start();
+        return;
+      } catch (err) {
+        this.line = undefined;
+        this.error('GH_OSDP_WORKER', 'worker_unavailable', `cannot start the OSDP thread (${(err as Error).message}); this bus runs on the main thread`);
+      }
+    }
+    this.line = startLine({ ...settings, ...(this.deps.openTransport ? { openTransport: this.deps.openTransport } : {}), now: () => this.ctx.clock.monotonic() }, listener);
+    await this.line.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    this.reopenTimer = undefined;
-    this.bus?.stop();
-    this.bus = undefined;
-    const t = this.transport;
-    this.transport = undefined;
-    await t?.close().catch(() => undefined);
+    const line = this.line;
+    this.line = undefined;
+    await line?.stop();
     this.stateValue = 'stopped';
     this.publishDevice('stopped');
   }
 
   feedback(reader: string | undefined, fb: LaneFeedback): void {
     const address = reader === undefined ? NaN : Number(reader);
-    const session = this.sessions.get(address);
-    if (!session) {
+    if (!this.addresses.has(address)) {
       this.error('GH_OSDP_ADDRESS', 'feedback_unknown_reader', `feedback for reader "${String(reader)}" which is not on this bus`);
       return;
     }
     const f = this.cfg.feedback;
     const granted = fb.decision.result === 'granted';
-    const commands: Array<{ code: number; data: Buffer }> = [];
+    const commands: QueuedCommand[] = [];
     // The relay first: it is what lets the person through; the LED follows in the next slot.
     if (granted && fb.pulseMs > 0) commands.push({ code: CMD.OUT, data: encodeOutput({ output: f.output, control: 5, timerMs: fb.pulseMs }) });
     commands.push({
@@ -152,114 +141,34 @@ class OsdpDriver implements Driver {
     });
     if (f.buzzer) commands.push({ code: CMD.BUZ, data: encodeBuzzer(granted ? { reader: 0, tone: 2, onMs: 100, offMs: 0, count: 1 } : { reader: 0, tone: 2, onMs: 200, offMs: 200, count: 3 }) });
     if (f.text && fb.decision.display) commands.push({ code: CMD.TEXT, data: encodeText({ reader: 0, mode: 3, seconds: Math.ceil(f.ledMs / 1000), row: 1, column: 1, text: fb.decision.display }) });
-    for (const c of commands) {
-      if (!session.enqueue(c)) {
-        this.error('GH_OSDP_TIMEOUT', 'feedback_reader_offline', `reader ${address} is not online; feedback dropped`, address);
+    this.line?.feedback(address, commands);
+  }
+
+  private lineEvent(e: LineEvent): void {
+    switch (e.type) {
+      case 'line':
+        if (e.state === 'online') {
+          this.stateValue = 'online';
+          this.publishDevice('online');
+          return;
+        }
+        if (e.lost) for (const r of this.cfg.readers) this.readerState(r.address, 'offline', e.reason, 'GH_SERIAL_OPEN');
+        this.stateValue = 'offline';
+        this.publishDevice('offline', e.reason);
         return;
-      }
+      case 'session':
+        this.sessionEvent(e.address, e.event);
+        return;
+      case 'error':
+        this.error(e.code, e.reason, e.detail, e.address);
+        return;
     }
-    this.bus?.kick();
   }
 
-  private async open(): Promise<void> {
-    if (this.stopped) return;
-    const open = this.deps.openTransport ?? ((o: { path: string; baudRate: number }) => openSerialTransport(o));
-    let transport: Transport;
-    try {
-      transport = await open({ path: this.cfg.path, baudRate: this.cfg.baudRate });
-    } catch (err) {
-      const code: ErrorCode = err instanceof GatehouseError ? err.code : 'GH_SERIAL_OPEN';
-      this.error(code, 'open_failed', (err as Error).message);
-      this.stateValue = 'offline';
-      this.publishDevice('offline', `${(err as Error).message}; retrying in ${Math.round(this.reopenMs / 1000)} s`);
-      this.scheduleReopen();
-      return;
-    }
-    if (this.stopped) {
-      await transport.close().catch(() => undefined);
-      return;
-    }
-    this.transport = transport;
-    this.reopenMs = this.deps.reopenInitialMs ?? 1000;
-    const now = () => this.ctx.clock.monotonic();
-    this.sessions = new Map();
-    for (const r of this.cfg.readers) this.sessions.set(r.address, this.makeSession(r, now()));
-    // One cell per reader: the bus counts ~33 exchanges a second per reader.
-    const exchanges = new Map<number, Cell>(this.cfg.readers.map((r) => [r.address, this.metrics.exchanges.cell({ device: this.id, reader: String(r.address) })]));
-    const bus = new OsdpBus({
-      transport,
-      sessions: [...this.sessions.values()],
-      now,
-      onError: (e) => this.busError(e),
-      onExchange: (address) => {
-        const cell = exchanges.get(address);
-        if (cell) cell.value++;
-        else this.metrics.exchanges.inc({ device: this.id, reader: String(address) });
-      },
-      onWriteError: (err) => this.lost(transport, err),
-    });
-    this.bus = bus;
-    transport.onClose((err) => this.lost(transport, err));
-    this.stateValue = 'online';
-    this.publishDevice('online');
-    bus.start();
-  }
-
-  private lost(transport: Transport, err?: Error): void {
-    if (this.transport !== transport) return;
-    this.bus?.stop();
-    this.bus = undefined;
-    this.transport = undefined;
-    void transport.close().catch(() => undefined);
-    if (this.stopped) return;
-    const reason = err ? `serial line lost: ${err.message}` : 'serial line closed';
-    this.error('GH_SERIAL_OPEN', 'line_lost', reason);
-    for (const address of this.sessions.keys()) this.readerState(address, 'offline', reason, 'GH_SERIAL_OPEN');
-    this.stateValue = 'offline';
-    this.publishDevice('offline', reason);
-    this.scheduleReopen();
-  }
-
-  private scheduleReopen(): void {
-    if (this.stopped || this.reopenTimer) return;
-    const delay = this.reopenMs;
-    this.reopenMs = Math.min(this.deps.reopenMaxMs ?? 30_000, this.reopenMs * 2);
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = undefined;
-      void this.open();
-    }, delay);
-  }
-
-  private makeSession(r: OsdpReaderConfig, now: number): ReaderSession {
-    let secure;
-    if (r.secureChannel) {
-      const path = resolveKeyPath(r.secureChannel.keyFile, this.deps.baseDir ?? this.ctx.baseDir);
-      let scbk: Buffer | undefined;
-      try {
-        scbk = readKeyFile(path);
-      } catch (err) {
-        this.error('GH_OSDP_KEY', 'key_file', (err as Error).message, r.address);
-      }
-      secure = {
-        ...(scbk ? { scbk } : {}),
-        install: r.secureChannel.install,
-        allowPlaintext: r.secureChannel.allowPlaintext,
-        saveKey: (key: Buffer) => writeKeyFile(path, key),
-      };
-    }
-    const session = new ReaderSession(
-      {
-        address: r.address,
-        baudRate: this.cfg.baudRate,
-        replyTimeoutMs: this.cfg.replyTimeoutMs,
-        offlineAfterMs: this.cfg.offlineAfterMs,
-        pollIntervalMs: this.cfg.pollIntervalMs,
-        ...(secure ? { secure } : {}),
-      },
-      now,
-    );
-    session.on((e) => this.sessionEvent(r.address, e));
-    return session;
+  private countExchanges(address: number, n: number): void {
+    const cell = this.exchangeCells.get(address);
+    if (cell) cell.value += n;
+    else this.metrics.exchanges.inc({ device: this.id, reader: String(address) }, n);
   }
 
   private sessionEvent(address: number, e: SessionEvent): void {
@@ -329,10 +238,6 @@ class OsdpDriver implements Driver {
 
   private publishDevice(state: DeviceState, reason?: string): void {
     this.ctx.bus.emit('device.status', { deviceId: this.id, state, ...(reason ? { reason } : {}), at: this.ctx.clock.now() });
-  }
-
-  private busError(e: BusError): void {
-    this.error(e.code, e.reason, e.detail, e.address);
   }
 
   private error(code: ErrorCode, reason: string, detail: string, address?: number): void {

@@ -1,14 +1,12 @@
 import { Registry } from 'prom-client';
 import { Bus } from '../../gateway/bus/bus.js';
-import { silentLogger } from '../../gateway/core/log.js';
-import type { Clock } from '../../gateway/core/clock.js';
-import type { DriverContext } from '../../gateway/core/driver.js';
 import { openSerialTransport } from '../../drivers/serial/transport.js';
 import { encodeCard } from '../../drivers/wiegand/formats.js';
 import { osdpDeviceSchema, type OsdpDeviceConfig } from '../../drivers/osdp/config.js';
 import { createDriver } from '../../drivers/osdp/driver.js';
 import { OsdpSimulator, type SimFeedback } from '../../drivers/osdp/sim.js';
 import { createPtyPair, hasSocat } from '../../test/helpers/pty.js';
+import { standaloneOsdpContext } from '../../drivers/osdp/standalone.js';
 
 /**
  * `gatehouse bench osdp`: card presented at a simulated reader -> RAW reply to
@@ -26,20 +24,9 @@ export async function run(options: Record<string, string | number | boolean>): P
   const simTransport = await openSerialTransport({ path: pair.device, baudRate: baud });
   const addresses = Array.from({ length: readers }, (_, i) => i);
   const sim = new OsdpSimulator({ transport: simTransport, baudRate: baud, readers: addresses.map((address) => ({ address })) });
-  const clock: Clock = { now: () => Date.now(), monotonic: () => performance.now(), isSynced: () => true };
   const bus = new Bus();
   const config: OsdpDeviceConfig = osdpDeviceSchema.parse({ id: 'bench', driver: 'osdp', path: pair.gateway, baudRate: baud, readers: addresses.map((address) => ({ address })) });
-  const ctx: DriverContext<OsdpDeviceConfig> = {
-    config,
-    gatewayId: 'bench',
-    bus,
-    log: silentLogger(),
-    metrics: new Registry(),
-    clock,
-    // The OSDP driver emits no events of its own.
-    events: undefined as unknown as DriverContext<OsdpDeviceConfig>['events'],
-    makeEvent: undefined as unknown as DriverContext<OsdpDeviceConfig>['makeEvent'],
-  };
+  const ctx = standaloneOsdpContext(config, bus, new Registry(), 'bench');
   const driver = createDriver(ctx);
   const online = new Set<string>();
   bus.on('device.status', (s) => {

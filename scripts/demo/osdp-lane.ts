@@ -37,7 +37,7 @@ export async function startDemoOsdpLane(): Promise<DemoOsdpLane | undefined> {
   return {
     extend: (config) => ({
       ...config,
-      devices: [...config.devices, { id: DEVICE_ID, driver: 'osdp', path: pair.gateway, baudRate: 115200, readers: [{ address: 0, name: 'Turnstile 2 (OSDP)' }], replyTimeoutMs: 200, offlineAfterMs: 8000, pollIntervalMs: DEFAULT_POLL_INTERVAL_MS, allowRaw: false, feedback: { ledMs: 2000, grantedColor: 'green', deniedColor: 'red', deniedFlash: true, buzzer: true, text: false, output: 0 } }],
+      devices: [...config.devices, { id: DEVICE_ID, driver: 'osdp', path: pair.gateway, baudRate: 115200, readers: [{ address: 0, name: 'Turnstile 2 (OSDP)' }], replyTimeoutMs: 200, offlineAfterMs: 8000, pollIntervalMs: DEFAULT_POLL_INTERVAL_MS, thread: 'main', allowRaw: false, feedback: { ledMs: 2000, grantedColor: 'green', deniedColor: 'red', deniedFlash: true, buzzer: true, text: false, output: 0 } }],
       lanes: [...config.lanes, { id: 'entrance-2', name: 'Main entrance, OSDP turnstile', reader: { device: DEVICE_ID, reader: '0' }, output: { device: DEVICE_ID, pulseMs: 800 }, zone: 'centre', direction: 'in', fail: 'closed', maxCacheAgeHours: 72 }],
     }),
     start(ratePerSecond) {

@@ -4,18 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Bus } from '../../gateway/bus/bus.js';
-import { silentLogger } from '../../gateway/core/log.js';
-import type { Clock } from '../../gateway/core/clock.js';
-import type { Driver, DriverContext } from '../../gateway/core/driver.js';
+import type { Driver } from '../../gateway/core/driver.js';
 import type { Alarm, CredentialRead, DeviceStatus } from '../../gateway/core/types.js';
 import { openSerialTransport, type Transport } from '../../drivers/serial/transport.js';
 import { encodeCard } from '../../drivers/wiegand/formats.js';
-import { DEFAULT_POLL_INTERVAL_MS, osdpDeviceSchema, type OsdpDeviceConfig } from '../../drivers/osdp/config.js';
+import { DEFAULT_POLL_INTERVAL_MS, osdpDeviceSchema } from '../../drivers/osdp/config.js';
 import { createDriverWith } from '../../drivers/osdp/driver.js';
 import { encodeFrame } from '../../drivers/osdp/frame.js';
 import { REPLY } from '../../drivers/osdp/replies.js';
 import { OsdpSimulator, type SimFeedback } from '../../drivers/osdp/sim.js';
 import { createPtyPair, hasSocat, type PtyPair } from '../helpers/pty.js';
+import { standaloneOsdpContext } from '../../drivers/osdp/standalone.js';
 
 const socat = hasSocat();
 if (!socat) console.warn('socat is not installed: skipping the OSDP PTY integration tests (apt-get install socat)');
@@ -35,7 +34,7 @@ function until<T>(get: () => T | undefined | false, timeoutMs = 15_000, what = '
 
 const SECURE_KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-describe.skipIf(!socat)('OSDP bus over a real socat PTY pair: 4 simulated readers, one line', () => {
+describe.skipIf(!socat).each(['main', 'worker'] as const)('OSDP bus over a real socat PTY pair: 4 simulated readers, one line, on the %s thread', (thread) => {
   let pair: PtyPair;
   let simTransport: Transport;
   let sim: OsdpSimulator;
@@ -67,6 +66,7 @@ describe.skipIf(!socat)('OSDP bus over a real socat PTY pair: 4 simulated reader
     const config = osdpDeviceSchema.parse({
       id: 'gate-bus',
       driver: 'osdp',
+      thread,
       path: pair.gateway,
       baudRate: 115200,
       offlineAfterMs: 1000,
@@ -79,19 +79,7 @@ describe.skipIf(!socat)('OSDP bus over a real socat PTY pair: 4 simulated reader
     });
     const bus = new Bus();
     registry = new Registry();
-    const clock: Clock = { now: () => Date.now(), monotonic: () => performance.now(), isSynced: () => true };
-    const ctx: DriverContext<OsdpDeviceConfig> = {
-      config,
-      gatewayId: 'gw',
-      bus,
-      log: silentLogger(),
-      metrics: registry,
-      clock,
-      // The OSDP driver emits no events of its own.
-      events: undefined as unknown as DriverContext<OsdpDeviceConfig>['events'],
-      makeEvent: undefined as unknown as DriverContext<OsdpDeviceConfig>['makeEvent'],
-    };
-    driver = createDriverWith({ baseDir: dir })(ctx);
+    driver = createDriverWith({ baseDir: dir })(standaloneOsdpContext(config, bus, registry));
     bus.on('credential', (c) => {
       credentials.push(c);
       driver.feedback!(c.reader, { decision: { result: 'granted', reason: 'ok', laneId: 'l', zoneId: 'z', direction: 'in', flags: {}, at: c.at }, pulseMs: 2500 });

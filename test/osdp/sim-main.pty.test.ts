@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Registry } from 'prom-client';
 import { Bus } from '../../gateway/bus/bus.js';
-import { silentLogger } from '../../gateway/core/log.js';
-import type { Driver, DriverContext } from '../../gateway/core/driver.js';
-import { osdpDeviceSchema, type OsdpDeviceConfig } from '../../drivers/osdp/config.js';
+import type { Driver } from '../../gateway/core/driver.js';
+import { osdpDeviceSchema } from '../../drivers/osdp/config.js';
 import { createDriver } from '../../drivers/osdp/driver.js';
 import { createPtyPair, hasSocat, type PtyPair } from '../helpers/pty.js';
+import { standaloneOsdpContext } from '../../drivers/osdp/standalone.js';
 
 const socat = hasSocat();
 if (!socat) console.warn('socat is not installed: skipping the OSDP sim-main PTY test (apt-get install socat)');
@@ -51,17 +50,7 @@ describe.skipIf(!socat)('sim-main as a separate process (the demo / venue simula
 
     const bus = new Bus();
     const config = osdpDeviceSchema.parse({ id: 'lane-bus', driver: 'osdp', path: pair.gateway, readers: [{ address: 0 }, { address: 1 }] });
-    const ctx: DriverContext<OsdpDeviceConfig> = {
-      config,
-      gatewayId: 'gw',
-      bus,
-      log: silentLogger(),
-      metrics: new Registry(),
-      clock: { now: () => Date.now(), monotonic: () => performance.now(), isSynced: () => true },
-      // The OSDP driver emits no events of its own.
-      events: undefined as unknown as DriverContext<OsdpDeviceConfig>['events'],
-      makeEvent: undefined as unknown as DriverContext<OsdpDeviceConfig>['makeEvent'],
-    };
+    const ctx = standaloneOsdpContext(config, bus);
     driver = createDriver(ctx);
     const reads: string[] = [];
     let online = 0;
