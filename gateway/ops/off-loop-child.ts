@@ -12,10 +12,11 @@ import { Worker } from 'node:worker_threads';
  * was held 3-8 ms at 45 MB RSS and 8-20 ms at 190-330 MB, a gateway's size
  * while a snapshot loads; `bench snapshot` had its worst gap (11-15 ms, on the
  * CPU) at the start of the apply in 2 of 10 runs. From a worker thread a
- * test loop saw 3-5 ms instead, and `bench snapshot`'s first gap of the apply
- * was 5.7-11.1 ms (10 runs) against 12.8-18.8 ms (6 interleaved runs): the
- * kernel still locks the memory areas it copies, so a page fault on the
- * event loop can wait for the copy, but the loop no longer does the copying.
+ * test loop saw 3-5 ms instead, and `bench snapshot`'s largest gap in the
+ * apply's first 0.1 s was 5.6-11.1 ms (10 runs) against 12.8-18.8 ms (6
+ * interleaved runs): the kernel still locks the memory areas it copies, so
+ * a page fault on the event loop can wait for the copy, but the loop no
+ * longer does the copying.
  *
  * The worker only relays: messages both ways on the child's IPC channel
  * (advanced serialization), stderr as text, 'error', 'disconnect' and 'exit'.
