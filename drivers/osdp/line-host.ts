@@ -64,8 +64,8 @@ export class OsdpLineHost {
   }
 
   /**
-   * A line on the worker. Throws only if the worker cannot be created at all
-   * (the driver then runs the line on the main thread).
+   * A line on the worker. Its `start()` rejects only if the worker cannot be
+   * created at all (the driver then runs the line on the main thread).
    */
   open(settings: LineSettings, listener: LineListener): LineHandle {
     const key = `${settings.config.id}#${this.nextKey++}`;
@@ -82,11 +82,20 @@ export class OsdpLineHost {
   }
 
   private start(key: string, line: HostedLine): Promise<void> {
+    const fresh = this.worker === undefined;
     this.ensureWorker();
     this.lines.set(key, line);
     return new Promise<void>((resolve) => {
       line.started = resolve;
-      this.post({ type: 'open', id: key, settings: line.settings });
+      if (fresh && this.restartTimer) {
+        // The thread was down and waiting to restart: this start restarted it, so the lines that were waiting open now too.
+        clearTimeout(this.restartTimer);
+        this.restartTimer = undefined;
+        this.restartCount += 1;
+        for (const [id, hosted] of this.lines) this.post({ type: 'open', id, settings: hosted.settings });
+      } else {
+        this.post({ type: 'open', id: key, settings: line.settings });
+      }
     });
   }
 

@@ -121,6 +121,23 @@ describe.skipIf(!socat)('OSDP lines on their own thread', () => {
     await cardRoundTrip(l, 11);
   });
 
+  it('reopens the buses waiting for a restart when another bus starts the thread first', async () => {
+    const host = new OsdpLineHost({ restartInitialMs: 60_000 });
+    const a = await lane(host);
+    lanes.push(a);
+    await waitFor(() => online(a, '0'), 10_000, 'reader 0 of bus a online', 20);
+    const mark = a.statuses.length;
+    await host.terminate();
+    await waitFor(() => a.statuses.slice(mark).some((s) => s.reader === '0' && s.state === 'offline'), 5_000, 'bus a offline', 20);
+    // A driver starting now (its supervisor restarting it, say) brings the thread back before the minute is up.
+    const b = await lane(host);
+    lanes.push(b);
+    await waitFor(() => online(b, '0') && online(a, '0', mark), 10_000, 'both buses online', 20);
+    expect(host.restarts()).toBe(1);
+    await cardRoundTrip(a, 40);
+    await cardRoundTrip(b, 41);
+  });
+
   it('runs the bus on the main thread when no worker thread can be started, and says so', async () => {
     const host = new OsdpLineHost({
       createWorker: () => {
