@@ -89,9 +89,10 @@ class OsdpDriver implements Driver {
   }
 
   async start(): Promise<void> {
+    const baseDir = this.deps.baseDir ?? this.ctx.baseDir;
     const settings: LineSettings = {
       config: this.cfg,
-      ...((this.deps.baseDir ?? this.ctx.baseDir) !== undefined ? { baseDir: this.deps.baseDir ?? this.ctx.baseDir } : {}),
+      ...(baseDir !== undefined ? { baseDir } : {}),
       ...(this.deps.reopenInitialMs !== undefined ? { reopenInitialMs: this.deps.reopenInitialMs } : {}),
       ...(this.deps.reopenMaxMs !== undefined ? { reopenMaxMs: this.deps.reopenMaxMs } : {}),
     };

@@ -18,6 +18,9 @@ import type { FromLineWorker, ToLineWorker } from './line-protocol.js';
  * line it ran reports `GH_OSDP_WORKER` and goes offline, and the thread is
  * restarted with backoff and the lines reopened (DESIGN.md: a driver that
  * fails is restarted, never left dead).
+ *
+ * Opt-in (`thread: worker`): on the 2-core build machine it made decisions
+ * slower and cost ~20-40 MB of RSS (docs/osdp.md "The OSDP thread").
  */
 
 export interface LineHostOptions {
@@ -34,7 +37,10 @@ interface HostedLine {
   stopped?: () => void;
 }
 
-/** The young generation of the worker's heap: its garbage is small frames and replies, so V8's default suits it (the gateway's 8 MB semi-spaces are for the main thread's surge). */
+/**
+ * A small heap for the worker: its garbage is small frames and replies. The gateway's 8 MB
+ * semi-spaces (gateway/ops/node-flags.ts) are a process-wide V8 flag, sized for the main thread's surge.
+ */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 96 };
 
 function defaultWorker(): Worker {
@@ -82,20 +88,14 @@ export class OsdpLineHost {
   }
 
   private start(key: string, line: HostedLine): Promise<void> {
-    const fresh = this.worker === undefined;
+    // A thread down and waiting out its backoff: this start brings it back, for the lines that were waiting too.
+    const waiting = this.restartTimer !== undefined;
     this.ensureWorker();
     this.lines.set(key, line);
     return new Promise<void>((resolve) => {
       line.started = resolve;
-      if (fresh && this.restartTimer) {
-        // The thread was down and waiting to restart: this start restarted it, so the lines that were waiting open now too.
-        clearTimeout(this.restartTimer);
-        this.restartTimer = undefined;
-        this.restartCount += 1;
-        for (const [id, hosted] of this.lines) this.post({ type: 'open', id, settings: hosted.settings });
-      } else {
-        this.post({ type: 'open', id: key, settings: line.settings });
-      }
+      if (waiting) this.reopenAll();
+      else this.post({ type: 'open', id: key, settings: line.settings });
     });
   }
 
@@ -192,13 +192,20 @@ export class OsdpLineHost {
   private restart(): void {
     this.restartTimer = undefined;
     if (this.lines.size === 0 || this.worker) return;
-    this.restartCount += 1;
     try {
       this.ensureWorker();
     } catch (err) {
       this.down((err as Error).message);
       return;
     }
+    this.reopenAll();
+  }
+
+  /** Opens every line on a restarted worker. */
+  private reopenAll(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.restartCount += 1;
     for (const [id, line] of this.lines) this.post({ type: 'open', id, settings: line.settings });
   }
 }
