@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -69,6 +69,34 @@ describe('outbox', () => {
     expect(rows.map((r) => r.id)).toEqual(events.map((e) => e.id));
     expect(JSON.parse(rows[0]!.body)).toEqual(events[0]);
     expect(again.depth()).toBe(3);
+    await again.close();
+  });
+
+  it.runIf(process.platform === 'linux')('syncs every commit through one descriptor on its WAL, the same file after a truncating checkpoint, closed with the outbox', async () => {
+    const walFds = () =>
+      readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return ''; // closed between the listing and the read
+          }
+        })
+        .filter((target) => target.startsWith(join(dir, 'outbox.db-wal')));
+    const box = openOutbox(options());
+    const sqliteOwn = walFds().length; // SQLite's own descriptor, opened with the connection
+    for (let i = 0; i < 5; i++) await box.append(ev(), 'access');
+    expect(walFds()).toHaveLength(sqliteOwn + 1);
+    const other = new Database(join(dir, 'outbox.db'));
+    other.pragma('wal_checkpoint(TRUNCATE)');
+    other.close();
+    for (let i = 0; i < 5; i++) await box.append(ev(), 'access');
+    expect(walFds()).toHaveLength(sqliteOwn + 1);
+    expect(walFds().some((t) => t.endsWith('(deleted)'))).toBe(false);
+    await box.close();
+    expect(walFds()).toHaveLength(0);
+    const again = openOutbox(options());
+    expect(again.depth()).toBe(10);
     await again.close();
   });
 

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
@@ -375,20 +375,57 @@ export function openOutbox(opts: OutboxOptions): Outbox {
    */
   const walPath = `${opts.path}-wal`;
   const syncs = new Set<Promise<void>>();
-  const syncWal = async (): Promise<void> => {
-    let fh;
+  // One descriptor on the WAL serves every commit: SQLite deletes the WAL file
+  // only when the last connection closes (this one closes last, in close()) and
+  // otherwise rewinds or truncates it in place, so it stays the same file. Opening
+  // and closing it per commit were two of each commit's three trips to the
+  // thread pool, each with its callback on the event loop.
+  let wal: Promise<FileHandle | undefined> | undefined;
+  const openWal = async (): Promise<FileHandle | undefined> => {
     try {
-      fh = await open(walPath, 'r+');
+      return await open(walPath, 'r+');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // No WAL file: everything was checkpointed into the database file; make that durable.
-      fh = await open(opts.path, 'r+');
+      return undefined;
+    }
+  };
+  const syncWal = async (): Promise<void> => {
+    wal ??= openWal();
+    const opening = wal;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await opening;
+    } catch (err) {
+      if (wal === opening) wal = undefined;
+      throw err;
+    }
+    if (!fh) {
+      // No WAL file (yet): everything was checkpointed into the database file; make that durable. Asked again next time.
+      if (wal === opening) wal = undefined;
+      const db = await open(opts.path, 'r+');
+      try {
+        await db.datasync();
+      } finally {
+        await db.close();
+      }
+      return;
     }
     try {
       await fh.datasync();
-    } finally {
-      await fh.close();
+    } catch (err) {
+      // A descriptor that failed once is not trusted again: the next commit opens the file afresh.
+      if (wal === opening) {
+        wal = undefined;
+        void fh.close().catch(() => undefined);
+      }
+      throw err;
     }
+  };
+  const closeWal = async () => {
+    const opening = wal;
+    wal = undefined;
+    const fh = await opening?.catch(() => undefined);
+    await fh?.close();
   };
 
   const commitGroup = (group: PendingAppend[]) => {
@@ -604,6 +641,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
       closed = true;
       flushAll();
       await Promise.all([...syncs]);
+      await closeWal();
       await checkpointer?.stop();
       clearInterval(purgeTimer);
       listeners.clear();
