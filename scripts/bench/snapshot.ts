@@ -86,22 +86,27 @@ export async function run(options: Record<string, string | number | boolean>): P
     let maxOnCpu = 0;
     let worst = { ms: 0, on_cpu_ms: 0, runqueue_ms: 0, at_s: 0 };
     // Every gap over 5 ms, with when it came (s since the apply started): the load's phases differ.
-    const longGaps: Array<{ at_s: number; ms: number }> = [];
+    const longGaps: Array<{ at_s: number; ms: number; on_cpu_ms?: number; runqueue_ms?: number }> = [];
     let start = performance.now();
     const reasons: Record<string, number> = {};
     const decider = new Promise<void>((resolve) => {
       const loop = () => {
         const now = performance.now();
         const gap = now - last;
+        let split: { on_cpu_ms: number; runqueue_ms: number } | undefined;
         if (sched) {
           const [onCpu, waiting] = sched();
-          maxOnCpu = Math.max(maxOnCpu, onCpu - lastSched[0]);
-          if (gap > worst.ms) worst = { ms: gap, on_cpu_ms: onCpu - lastSched[0], runqueue_ms: waiting - lastSched[1], at_s: (now - start) / 1000 };
+          split = { on_cpu_ms: onCpu - lastSched[0], runqueue_ms: waiting - lastSched[1] };
+          maxOnCpu = Math.max(maxOnCpu, split.on_cpu_ms);
+          if (gap > worst.ms) worst = { ms: gap, ...split, at_s: (now - start) / 1000 };
           lastSched = [onCpu, waiting];
         }
         maxGap = Math.max(maxGap, gap);
         gaps.push(gap);
-        if (gap > 5 && longGaps.length < 50) longGaps.push({ at_s: round2((now - start) / 1000), ms: round2(gap) });
+        // With its split where Linux gives one: whether the gateway or the scheduler made the gap.
+        if (gap > 5 && longGaps.length < 50) {
+          longGaps.push({ at_s: round2((now - start) / 1000), ms: round2(gap), ...(split ? { on_cpu_ms: round2(split.on_cpu_ms), runqueue_ms: round2(split.runqueue_ms) } : {}) });
+        }
         last = now;
         const d = engine.decide(decisionsDuring % 2 === 0 ? 'bowl-in' : 'bowl-out', { kind: 'card', value: benchCard(decisionsDuring % 10_000) });
         reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;

@@ -18,5 +18,11 @@ describe('access benchmarks', () => {
     expect(typeof result.max_decision_gap_ms).toBe('number');
     expect(result.decisions_during_load).toBeGreaterThan(1);
     expect(Array.isArray(result.gaps_over_5ms)).toBe(true);
+    // On Linux every long gap says how much of it the event loop ran and how much it waited for a CPU.
+    if (process.platform === 'linux') {
+      for (const gap of result.gaps_over_5ms as Array<Record<string, unknown>>) {
+        expect(gap).toEqual({ at_s: expect.any(Number), ms: expect.any(Number), on_cpu_ms: expect.any(Number), runqueue_ms: expect.any(Number) });
+      }
+    }
   });
 });
