@@ -402,18 +402,19 @@ export function openOutbox(opts: OutboxOptions): Outbox {
     if (!fh) {
       // No WAL file (yet): everything was checkpointed into the database file; make that durable. Asked again next time.
       if (wal === opening) wal = undefined;
-      const db = await open(opts.path, 'r+');
+      const dbFile = await open(opts.path, 'r+');
       try {
-        await db.datasync();
+        await dbFile.datasync();
       } finally {
-        await db.close();
+        await dbFile.close();
       }
       return;
     }
     try {
       await fh.datasync();
     } catch (err) {
-      // A descriptor that failed once is not trusted again: the next commit opens the file afresh.
+      // A descriptor that failed once is not trusted again: the next commit opens the file afresh. A commit
+      // syncing through it at this moment fails too, which reports no more durability than there is.
       if (wal === opening) {
         wal = undefined;
         void fh.close().catch(() => undefined);
