@@ -48,6 +48,13 @@ export const configSchema = z
        * syncs are flagged and an alarm is raised.
        */
       assumeClockSynced: z.boolean().default(false),
+      /**
+       * Run the event loop, which decides at the gate, under SCHED_RR at this priority
+       * (1-99; Linux). Background threads and processes stay at normal or lower priority.
+       * Needs CAP_SYS_NICE or LimitRTPRIO (the systemd unit allows 10). Without permission
+       * the gateway logs GH_RT_PRIORITY and runs at normal priority. Absent: normal priority.
+       */
+      realtimePriority: z.number().int().min(1).max(99).optional(),
     }),
     storage: storageSchema,
     secrets: z.strictObject({

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   // --- drivers: common ---
   GH_DRIVER_FAILED: 'A driver failed and is being restarted with backoff.',
   GH_DRIVER_UNAVAILABLE: 'A driver cannot run on this machine (missing hardware, library or permission).',
+  GH_RT_PRIORITY: 'The event loop could not get the real-time priority `gateway.realtimePriority` asks for (no permission, no chrt); it runs at normal priority.',
   GH_SERIAL_OPEN: 'A serial port could not be opened.',
 
   // --- drivers: OSDP ---

@@ -11,6 +11,7 @@ import type { Alarm, DeviceStatus } from '../core/types.js';
 import { eventFactory, type EventFactory } from '../events/cloudevent.js';
 import { errorCodeOf } from '../errors.js';
 import { Health } from '../health/health.js';
+import { raiseEventLoopPriority, type RealtimeResult } from '../ops/thread-priority.js';
 import { startLoopUtilization } from '../health/loop-utilization.js';
 import { createCoreMetrics, type CoreMetrics } from '../health/metrics.js';
 import { ensureWritableDir } from '../store/db.js';
@@ -37,6 +38,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Override the admin port (tests use 0). */
   adminPort?: number;
+  /** Sets the event loop's real-time priority (tests replace it: a test runner's thread must keep its own). */
+  raisePriority?: (priority: number) => RealtimeResult;
 }
 
 export interface RunningGateway {
@@ -100,6 +103,14 @@ export async function startGateway(loaded: LoadedConfig, options: StartOptions =
   });
   const makeEvent = eventFactory(config.gateway.id, clock.now);
   const startedAt = clock.now();
+  if (config.gateway.realtimePriority !== undefined) {
+    const raised = (options.raisePriority ?? raiseEventLoopPriority)(config.gateway.realtimePriority);
+    if (raised.ok) log.info({ priority: raised.priority }, 'event loop runs at real-time priority (SCHED_RR)');
+    else {
+      metrics.errors.inc({ code: 'GH_RT_PRIORITY' });
+      log.warn({ code: 'GH_RT_PRIORITY', reason: raised.reason }, 'event loop could not get real-time priority; it runs at normal priority');
+    }
+  }
   const dataDir = resolveFromConfig(baseDir, config.storage.dataDir);
   ensureWritableDir(dataDir);
 

@@ -123,6 +123,8 @@ export function configTemplate(options: Pick<ProvisionOptions, 'gatewayId' | 'ce
     'gateway:',
     `  id: ${options.gatewayId}`,
     '  timezone: UTC',
+    '  # The event loop, which decides at the gate, runs under SCHED_RR (the systemd unit allows up to 10; docs/deploy.md).',
+    '  realtimePriority: 10',
     '',
     'storage:',
     '  # Everything the gateway writes lives here (systemd StateDirectory=gatehouse).',

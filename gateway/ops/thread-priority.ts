@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -91,4 +92,48 @@ export function lowPriorityUnavailable(): string | undefined {
 /** Replaces the wrapper lowPriorityCommand uses (tests: a wrapper that fails, as a sandbox would make chrt fail). */
 export function setLowPriorityWrapper(wrapper: string[] | undefined): void {
   lowPriorityWrapper = wrapper;
+}
+
+export type RealtimeResult = { ok: true; priority: number } | { ok: false; reason: string };
+
+let realtimeTool: string[] | undefined;
+
+/** Replaces the chrt command raiseEventLoopPriority runs (tests: one that fails, as a refused capability would). */
+export function setRealtimeTool(tool: string[] | undefined): void {
+  realtimeTool = tool;
+}
+
+/**
+ * Puts one thread, by default this process's main thread (the event loop
+ * that decides at the gate; Linux gives it the process id as its thread id),
+ * under SCHED_RR at `priority` (1-99), with reset-on-fork so that threads
+ * and processes it starts later (libuv's pool, workers, the SCHED_IDLE
+ * snapshot build) get normal priority. V8's helper threads, started before,
+ * keep theirs.
+ *
+ * Why: on a shared box the event loop otherwise waits behind any normal
+ * thread that holds its core, its own GC helpers included, until the
+ * scheduler's next tick: `bench snapshot` on the 2-core build machine saw
+ * 5-19 ms of such waits; at SCHED_RR they were gone (docs/access.md, tenth
+ * session). The kernel throttles real-time threads at 95 % of each second
+ * (sched_rt_runtime_us), so a runaway loop cannot lock the box up.
+ *
+ * Needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least `priority` (systemd:
+ * LimitRTPRIO=, and RestrictRealtime=no). Uses chrt(1) (util-linux), as Node
+ * has no binding for sched_setscheduler(2). Synchronous: called once at
+ * start-up, before any lane decides.
+ */
+export function raiseEventLoopPriority(priority: number, tid: number = process.pid): RealtimeResult {
+  if (process.platform !== 'linux') return { ok: false, reason: `real-time priority is only set on Linux (this is ${process.platform})` };
+  if (!Number.isInteger(priority) || priority < 1 || priority > 99) return { ok: false, reason: `priority ${priority} is outside 1-99` };
+  const tool = realtimeTool ?? (() => {
+    const chrt = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+    return chrt ? [chrt] : undefined;
+  })();
+  if (!tool || tool.length === 0) return { ok: false, reason: 'chrt(1) is not installed (util-linux)' };
+  const [command, ...pre] = tool;
+  const result = spawnSync(command as string, [...pre, '--rr', '--reset-on-fork', '--pid', String(priority), String(tid)], { encoding: 'utf8', timeout: 5_000 });
+  if (result.error) return { ok: false, reason: `${command} could not run: ${result.error.message}` };
+  if (result.status !== 0) return { ok: false, reason: `${command} refused (exit ${String(result.status)}): ${(result.stderr || result.stdout).trim() || 'no message'}` };
+  return { ok: true, priority };
 }
