@@ -1,10 +1,16 @@
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { createAccessEngine, openEntitlementStore } from '../../gateway/access/index.js';
 import { silentLogger } from '../../gateway/core/log.js';
+import { gatewayEnv, gatewayNodeFlags } from '../../gateway/ops/node-flags.js';
+import { raiseEventLoopPriority } from '../../gateway/ops/thread-priority.js';
+import { compiledGateway, type GatewayBuild } from './compiled-gateway.js';
 import { benchCard, benchClock, benchDir, benchLanes, benchRecords, benchZones, num, percentile } from './access-fixture.js';
 
 /**
@@ -44,6 +50,44 @@ function schedstat(): (() => [number, number]) | undefined {
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental-marking',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-callbacks',
+};
+
+/**
+ * The event loop's garbage-collection pauses, to say how much of a gap was
+ * V8 collecting on the event loop (the gateway's allocation, which it can
+ * change) rather than the load or the OS.
+ */
+export function gcPauses(): { within: (from: number, to: number) => { gc_ms: number; gc: string[] }; stop: () => void } {
+  const pauses: Array<{ start: number; end: number; kind: string }> = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+      pauses.push({ start: e.startTime, end: e.startTime + e.duration, kind });
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    within(from, to) {
+      let ms = 0;
+      const kinds = new Set<string>();
+      for (const p of pauses) {
+        const overlap = Math.min(to, p.end) - Math.max(from, p.start);
+        if (overlap > 0) {
+          ms += overlap;
+          kinds.add(p.kind);
+        }
+      }
+      return { gc_ms: round2(ms), gc: [...kinds] };
+    },
+    stop: () => observer.disconnect(),
+  };
+}
+
 /** Writes N bench records as a snapshot body (header line, then one record per line), as the downlink stages it. */
 async function stageSnapshot(path: string, n: number): Promise<{ path: string; fromByte: number }> {
   const header = `${JSON.stringify({ gatehouse: 'snapshot', version: 'new', cursor: 'new' })}\n`;
@@ -62,7 +106,56 @@ async function stageSnapshot(path: string, n: number): Promise<{ path: string; f
   return { path, fromByte: Buffer.byteLength(header) };
 }
 
-export async function run(options: Record<string, string | number | boolean>): Promise<Record<string, unknown>> {
+type Options = Record<string, string | number | boolean>;
+
+/** Set in the child process that measures (see `run`). */
+const CHILD_ENV = 'GATEHOUSE_BENCH_SNAPSHOT_CHILD';
+
+/**
+ * Measures in a child process started as a venue starts the gateway: with
+ * its Node flags and environment (gateway/ops/node-flags.ts; 8 MB
+ * semi-spaces instead of V8's 16 MB) and, from a source checkout, from the
+ * compiled build. Run in the CLI's own process, the bench measured V8's
+ * default heap, whose young-generation collections during the apply took
+ * 9-14 ms against 4-8 ms (docs/benchmarks.md, tenth session).
+ * `inProcess` measures in this process, with whatever flags it has.
+ */
+export async function run(options: Options, build: (o: { source?: boolean }) => Promise<GatewayBuild> = compiledGateway): Promise<Record<string, unknown>> {
+  if (options.inProcess === true) return { ...(await measure(options)), node_flags: process.execArgv.filter((f) => f.startsWith('--max') || f.startsWith('--heap')), gateway: 'in-process' };
+  const gateway = await build({ source: options.source === true });
+  const self = fileURLToPath(import.meta.url);
+  // The compiled copy of this file sits in the build's scripts/bench/, two levels under its gateway/cli/main.js.
+  const script = gateway.bin ? join(dirname(gateway.bin), '..', '..', 'scripts', 'bench', 'snapshot.js') : self;
+  const flags = gatewayNodeFlags();
+  const child = fork(script, [], {
+    env: gatewayEnv({ ...process.env, [CHILD_ENV]: '1' }),
+    execArgv: [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  try {
+    child.send(options);
+    const [reply] = (await Promise.race([once(child, 'message'), exited.then(([code]) => Promise.reject(new Error(`bench snapshot child exited (${String(code)}) before reporting`)))])) as [{ result?: Record<string, unknown>; error?: string }];
+    if (reply.error !== undefined) throw new Error(`bench snapshot child failed: ${reply.error}`);
+    return { ...reply.result, node_flags: flags, gateway: gateway.kind };
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+}
+
+if (process.env[CHILD_ENV] === '1' && process.send) {
+  process.once('message', (options: Options) => {
+    measure(options).then(
+      (result) => process.send?.({ result }, () => process.disconnect()),
+      (err: unknown) => process.send?.({ error: String((err as Error)?.stack ?? err) }, () => process.disconnect()),
+    );
+  });
+}
+
+async function measure(options: Options): Promise<Record<string, unknown>> {
+  // As a gateway with `gateway.realtimePriority` runs its event loop.
+  const realtime = options.realtime === undefined ? undefined : raiseEventLoopPriority(num(options.realtime, 10));
+  if (realtime && !realtime.ok) throw new Error(`--realtime: ${realtime.reason}`);
   const entitlements = num(options.entitlements, 1_000_000);
   const intervalMs = options.intervalMs === 0 ? 0 : num(options.intervalMs, 1);
   const { dir, remove } = benchDir();
@@ -86,7 +179,8 @@ export async function run(options: Record<string, string | number | boolean>): P
     let maxOnCpu = 0;
     let worst = { ms: 0, on_cpu_ms: 0, runqueue_ms: 0, at_s: 0 };
     // Every gap over 5 ms, with when it came (s since the apply started): the load's phases differ.
-    const longGaps: Array<{ at_s: number; ms: number; on_cpu_ms?: number; runqueue_ms?: number }> = [];
+    const longGaps: Array<{ at_s: number; ms: number; on_cpu_ms?: number; runqueue_ms?: number; from: number; to: number }> = [];
+    const gc = gcPauses();
     let start = performance.now();
     const reasons: Record<string, number> = {};
     const decider = new Promise<void>((resolve) => {
@@ -105,7 +199,7 @@ export async function run(options: Record<string, string | number | boolean>): P
         gaps.push(gap);
         // With its split where Linux gives one: whether the gateway or the scheduler made the gap.
         if (gap > 5 && longGaps.length < 50) {
-          longGaps.push({ at_s: round2((now - start) / 1000), ms: round2(gap), ...(split ? { on_cpu_ms: round2(split.on_cpu_ms), runqueue_ms: round2(split.runqueue_ms) } : {}) });
+          longGaps.push({ at_s: round2((now - start) / 1000), ms: round2(gap), ...(split ? { on_cpu_ms: round2(split.on_cpu_ms), runqueue_ms: round2(split.runqueue_ms) } : {}), from: last, to: now });
         }
         last = now;
         const d = engine.decide(decisionsDuring % 2 === 0 ? 'bowl-in' : 'bowl-out', { kind: 'card', value: benchCard(decisionsDuring % 10_000) });
@@ -125,9 +219,13 @@ export async function run(options: Record<string, string | number | boolean>): P
     const cpu = process.cpuUsage(startCpu);
     done = true;
     await decider;
+    // GC entries reach the observer a few turns of the loop after the pause (not yet after one setImmediate).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gc.stop();
     return {
       entitlements,
       interval_ms: intervalMs,
+      realtime_priority: realtime?.ok ? realtime.priority : null,
       apply_s: Math.round(apply_s * 100) / 100,
       // Includes the deciding loop; on a shared box the wall figure mostly measures the neighbours.
       apply_cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
@@ -141,7 +239,7 @@ export async function run(options: Record<string, string | number | boolean>): P
             worst_gap: { ms: round2(worst.ms), on_cpu_ms: round2(worst.on_cpu_ms), runqueue_ms: round2(worst.runqueue_ms), at_s: round2(worst.at_s) },
           }
         : {}),
-      gaps_over_5ms: longGaps,
+      gaps_over_5ms: longGaps.map(({ from, to, ...g }) => ({ ...g, ...gc.within(from, to) })),
       decisions_during_load: decisionsDuring,
       holders_after: store.status().holders,
       rss_mb: Math.round(process.memoryUsage().rss / 1_048_576),
