@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open as openFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
@@ -432,6 +432,10 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
       let swapStart: number;
       let replayed = 0;
       try {
+        // Opening the file, preparing its statements and the swap are each a few ms on the event loop: a turn
+        // of it between them (a timer, so due decisions and I/O run) keeps them from adding up into one pause.
+        await nextTurn();
+        assertOpen();
         const nextStmts = prepare(next);
         // Changes that arrived while loading went to the old file; replay them on the new one, one batch per turn
         // of the event loop until none is left. The swap follows without a yield, so none can slip in between.
@@ -454,7 +458,8 @@ export function openEntitlementStore(opts: EntitlementStoreOptions): Entitlement
         recent = new Map();
         corruptMovedAside = undefined;
         meta = readMeta();
-        setImmediate(() => retire(old, oldPath));
+        // Starting the retiring worker costs the event loop a few ms too: on a later turn than the swap.
+        setTimeout(() => retire(old, oldPath), 0);
       } catch (err) {
         if (db !== next) next.close();
         throw err;
