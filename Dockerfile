@@ -48,5 +48,5 @@ VOLUME ["/var/lib/gatehouse"]
 EXPOSE 1883 8883 9464
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Node flags: gateway/ops/node-flags.ts (a smaller V8 heap for a Pi; test/ops/deploy.test.ts keeps them in step).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "--heap-growing-percent=20", "/opt/gatehouse/bin/gatehouse.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "--heap-growing-percent=20", "/opt/gatehouse/bin/gatehouse.js"]
 CMD ["run", "--config", "/etc/gatehouse/gatehouse.yaml"]

@@ -7,17 +7,24 @@
  * Why: at a stadium surge the gateway allocates fast but keeps little (live
  * heap ~60 MB), and V8's defaults size the heap for a desktop. Measured with
  * `gatehouse bench surge` (docs/benchmarks.md, "Surge"):
- *   --max-semi-space-size=8    young generation 3 x 8 MB (V8's default: 16 MB
- *                              semi-spaces). A scavenge copies what is alive at
- *                              that moment, the work in flight, about the same
- *                              whatever the semi-space size; with 2 MB (used
- *                              before) there were four times as many of them:
- *                              2,391 scavenges and 2.9 s of pauses in a 68 s
- *                              surge against 587 and 1.2 s. Interleaved clean
- *                              surges, 5 pairs: gateway CPU 70-82 % against
- *                              77-87 % with 2 MB, lane p99 45-81 ms against
- *                              72-123 ms, peak RSS 242-259 MB against 230-233 MB
- *                              (docs/benchmarks.md, sixth session)
+ *   --max-semi-space-size=4    young generation 3 x 4 MB (V8's default: 16 MB
+ *                              semi-spaces). What a scavenge copies is the
+ *                              decisions' medium-lived objects (compiled
+ *                              entitlements in the lookup cache, anti-passback
+ *                              state) made since the last one, so its pause
+ *                              grows with the semi-space: 9.7 ms mean at 16 MB,
+ *                              4.3 at 4, 2.6 at 2 (the decisions alone, 1,000/s).
+ *                              With the event loop under SCHED_RR
+ *                              (gateway.realtimePriority), 3 alternated clean
+ *                              surges, 4 MB against 8 MB: lane p99 37-44 ms
+ *                              against 43-54, gateway CPU 79-82 % against
+ *                              82-88 %, peak RSS 231-240 MB against 236-256;
+ *                              `bench snapshot` max gap 5.3-7.5 ms in 3 runs
+ *                              against 6.7-13.9 in 15 (docs/benchmarks.md,
+ *                              tenth session).
+ *                              Without SCHED_RR the sixth session had found
+ *                              2 MB costlier than 8 MB (four times as many
+ *                              scavenges: gateway CPU 77-87 % against 70-82 %).
  *   --heap-growing-percent=20  the old generation grows 20 % past the live set
  *                              before the next full GC (V8 lets it grow up to 4x)
  *   MALLOC_ARENA_MAX=2         glibc keeps 2 malloc arenas instead of 8 per core;
@@ -30,7 +37,7 @@
  * Not used: --max-old-space-size. With a 512 MB cap the gateway died mid-surge
  * in three runs of three (cause not found); systemd's MemoryMax is the ceiling instead.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=20'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=20'];
 
 /** Environment the gateway process runs with (see GATEWAY_NODE_FLAGS). */
 export const GATEWAY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
