@@ -108,6 +108,9 @@ async function stageSnapshot(path: string, n: number): Promise<{ path: string; f
 
 type Options = Record<string, string | number | boolean>;
 
+/** What `gatehouse provision` writes as `gateway.realtimePriority`. */
+const DEFAULT_REALTIME_PRIORITY = 10;
+
 /** Set in the child process that measures (see `run`). */
 const CHILD_ENV = 'GATEHOUSE_BENCH_SNAPSHOT_CHILD';
 
@@ -153,9 +156,10 @@ if (process.env[CHILD_ENV] === '1' && process.send) {
 }
 
 async function measure(options: Options): Promise<Record<string, unknown>> {
-  // As a gateway with `gateway.realtimePriority` runs its event loop.
-  const realtime = options.realtime === undefined ? undefined : raiseEventLoopPriority(num(options.realtime, 10));
-  if (realtime && !realtime.ok) throw new Error(`--realtime: ${realtime.reason}`);
+  // The event loop under SCHED_RR as a provisioned gateway runs it (`realtimePriority: 10`), unless
+  // `realtime: false`. Refused (no permission here), the bench goes on at normal priority and says why,
+  // as the gateway does.
+  const realtime = options.realtime === false || options.inProcess === true ? undefined : raiseEventLoopPriority(typeof options.realtime === 'number' ? options.realtime : DEFAULT_REALTIME_PRIORITY);
   const entitlements = num(options.entitlements, 1_000_000);
   const intervalMs = options.intervalMs === 0 ? 0 : num(options.intervalMs, 1);
   const { dir, remove } = benchDir();
@@ -226,6 +230,7 @@ async function measure(options: Options): Promise<Record<string, unknown>> {
       entitlements,
       interval_ms: intervalMs,
       realtime_priority: realtime?.ok ? realtime.priority : null,
+      ...(realtime && !realtime.ok ? { realtime_refused: realtime.reason } : {}),
       apply_s: Math.round(apply_s * 100) / 100,
       // Includes the deciding loop; on a shared box the wall figure mostly measures the neighbours.
       apply_cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,

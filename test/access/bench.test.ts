@@ -15,7 +15,10 @@ describe('access benchmarks', () => {
   it('bench snapshot returns apply time and decision gaps, with decisions running during the load, in a child started with the gateway\'s Node flags', async () => {
     // From the source (tsx) rather than compiled: the same child, without the 11 s compile.
     const result = await runSnapshot({ entitlements: 20_000, source: true });
-    expect(result).toMatchObject({ entitlements: 20_000, holders_after: 20_000, node_flags: gatewayNodeFlags(), gateway: 'source (tsx)', realtime_priority: null });
+    expect(result).toMatchObject({ entitlements: 20_000, holders_after: 20_000, node_flags: gatewayNodeFlags(), gateway: 'source (tsx)' });
+    // Its event loop under SCHED_RR at 10, as provision configures a gateway; refused (not root, no LimitRTPRIO), it says why.
+    if (result.realtime_priority !== 10) expect(result).toMatchObject({ realtime_priority: null, realtime_refused: expect.any(String) });
+    if (process.platform === 'linux' && process.getuid?.() === 0) expect(result.realtime_priority).toBe(10);
     expect(typeof result.apply_s).toBe('number');
     expect(typeof result.max_decision_gap_ms).toBe('number');
     expect(result.decisions_during_load).toBeGreaterThan(1);

@@ -62,7 +62,8 @@ export function register(program: Command): void {
     .option('--seconds <n>', 'length of the surge in seconds (surge)', positiveInt('seconds'))
     .option('--pairs <n>', 'hostile and clean runs this many times each, alternating; reports their lane p99 ratio with a 95 % interval (surge; about 2.5 minutes a pair)', positiveInt('pairs'))
     .option('--source', 'run the gateway from its TypeScript source through tsx, not compiled as production runs it (surge, snapshot)')
-    .option('--realtime <priority>', "run the deciding event loop under SCHED_RR at this priority, as gateway.realtimePriority does (snapshot)", positiveInt('realtime'))
+    .option('--realtime <priority>', 'the SCHED_RR priority of the deciding event loop, as gateway.realtimePriority sets it (snapshot; default 10, as provision writes)', positiveInt('realtime'))
+    .option('--no-realtime', 'the deciding event loop at normal priority (snapshot)')
     .option('--in-process', "measure in the CLI's own process, with its Node flags, not in a child started as the gateway is (snapshot)")
     .option('--interval-ms <n>', 'decide every n ms while the snapshot loads; 0 = back to back (snapshot)', nonNegativeInt('interval-ms'))
     .action(async (name: string, opts: Record<string, string | number | boolean>) => {
