@@ -1,13 +1,6 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { startBackgroundWorker } from '../ops/thread-priority.js';
-
-let sqliteEntry: string | undefined;
-/** Where better-sqlite3 lives, for `require` in the evaluated worker (resolved once: it is sync file-system work). */
-function sqliteModulePath(): string {
-  sqliteEntry ??= createRequire(import.meta.url).resolve('better-sqlite3');
-  return sqliteEntry;
-}
+import { sqliteModulePath } from '../store/sqlite-module.js';
 
 /**
  * Closing the last connection to a WAL database checkpoints the WAL into the

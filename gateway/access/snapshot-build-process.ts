@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { credentialHasher } from './credential.js';
 import { parseEntitlementLine, recordProblem, storedEntitlement } from './entitlement.js';
@@ -7,6 +6,7 @@ import type { Credential } from '../core/types.js';
 import type { EntitlementRecord } from './model.js';
 import type { BuildBatch, BuildProblem, FromBuilder, ToBuilder } from './snapshot-build-protocol.js';
 import { startInserter, type Inserter } from './snapshot-inserter.js';
+import { sqliteModulePath } from '../store/sqlite-module.js';
 
 /**
  * The snapshot build, in a process of its own (started by snapshot-builder.ts
@@ -38,7 +38,7 @@ let hashBytes = 16;
 function open(m: Extract<ToBuilder, { type: 'open' }>): void {
   hash = credentialHasher(Buffer.from(m.key));
   hashBytes = m.hashBytes;
-  inserter = startInserter({ module: createRequire(import.meta.url).resolve('better-sqlite3'), path: m.path, setup: m.setup, sql: m.sql, cacheKib: m.cacheKib, hashBytes, onFailure: fail });
+  inserter = startInserter({ module: sqliteModulePath(), path: m.path, setup: m.setup, sql: m.sql, cacheKib: m.cacheKib, hashBytes, onFailure: fail });
 }
 
 /** Collects records into batches for the inserter; credentials are hashed here, on the other core. */

@@ -1,5 +1,4 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { Alarm } from '../../gateway/core/types.js';
@@ -8,6 +7,7 @@ import type { Logger } from '../../gateway/core/log.js';
 import { EVENT_PRIORITY, type CloudEvent, type EventPriority, type EventSink } from '../../gateway/events/cloudevent.js';
 import { GatehouseError, type ErrorCode } from '../../gateway/errors.js';
 import { openDatabase, type Db, type Migration } from '../../gateway/store/db.js';
+import { sqliteModulePath } from '../../gateway/store/sqlite-module.js';
 import { startBackgroundWorker } from '../../gateway/ops/thread-priority.js';
 import { counter, gauge } from '../metrics.js';
 
@@ -655,8 +655,7 @@ export function openOutbox(opts: OutboxOptions): Outbox {
 function startCheckpointer(path: string, db: Db, log: Logger): { stop: () => Promise<void> } | undefined {
   let worker: Worker;
   try {
-    const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    worker = startBackgroundWorker(() => new Worker(CHECKPOINTER_SOURCE, { eval: true, workerData: { module, path, intervalMs: CHECKPOINT_INTERVAL_MS } }));
+    worker = startBackgroundWorker(() => new Worker(CHECKPOINTER_SOURCE, { eval: true, workerData: { module: sqliteModulePath(), path, intervalMs: CHECKPOINT_INTERVAL_MS } }));
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'outbox checkpointer thread unavailable; checkpoints run inline');
     return undefined;
