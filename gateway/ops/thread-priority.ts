@@ -18,6 +18,8 @@ import type { Worker } from 'node:worker_threads';
  * work goes to a process of its own at the lowest priority, helpers and
  * all (lowPriorityCommand). Raising a nice value or choosing SCHED_IDLE needs
  * no privilege. Elsewhere (macOS, Windows, no /proc) these do nothing.
+ * The third tool goes the other way: the event loop itself under SCHED_RR
+ * (raiseEventLoopPriority), which needs permission and is asked for by config.
  */
 export const BACKGROUND_NICE = 10;
 
@@ -55,6 +57,11 @@ export function startBackgroundWorker(create: () => Worker, nice = BACKGROUND_NI
   return worker;
 }
 
+/** chrt(1) from util-linux (every Debian and Raspberry Pi OS), where it is installed. */
+function chrtPath(): string | undefined {
+  return ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+}
+
 let lowPriorityWrapper: string[] | undefined;
 let lastWrapper: string | undefined;
 
@@ -70,7 +77,7 @@ let lastWrapper: string | undefined;
 export function lowPriorityCommand(command: string, args: string[]): [string, string[]] {
   lowPriorityWrapper ??= (() => {
     if (process.platform !== 'linux') return [];
-    const chrt = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+    const chrt = chrtPath();
     if (chrt) return [chrt, '--idle', '0'];
     const nice = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
     return nice ? [nice, '-n', '19'] : [];
@@ -126,13 +133,10 @@ export function setRealtimeTool(tool: string[] | undefined): void {
 export function raiseEventLoopPriority(priority: number, tid: number = process.pid): RealtimeResult {
   if (process.platform !== 'linux') return { ok: false, reason: `real-time priority is only set on Linux (this is ${process.platform})` };
   if (!Number.isInteger(priority) || priority < 1 || priority > 99) return { ok: false, reason: `priority ${priority} is outside 1-99` };
-  const tool = realtimeTool ?? (() => {
-    const chrt = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
-    return chrt ? [chrt] : undefined;
-  })();
-  if (!tool || tool.length === 0) return { ok: false, reason: 'chrt(1) is not installed (util-linux)' };
-  const [command, ...pre] = tool;
-  const result = spawnSync(command as string, [...pre, '--rr', '--reset-on-fork', '--pid', String(priority), String(tid)], { encoding: 'utf8', timeout: 5_000 });
+  const chrt = chrtPath();
+  const [command, ...pre] = realtimeTool ?? (chrt ? [chrt] : []);
+  if (command === undefined) return { ok: false, reason: 'chrt(1) is not installed (util-linux)' };
+  const result = spawnSync(command, [...pre, '--rr', '--reset-on-fork', '--pid', String(priority), String(tid)], { encoding: 'utf8', timeout: 5_000 });
   if (result.error) return { ok: false, reason: `${command} could not run: ${result.error.message}` };
   if (result.status !== 0) return { ok: false, reason: `${command} refused (exit ${String(result.status)}): ${(result.stderr || result.stdout).trim() || 'no message'}` };
   return { ok: true, priority };

@@ -116,11 +116,11 @@ const CHILD_ENV = 'GATEHOUSE_BENCH_SNAPSHOT_CHILD';
 
 /**
  * Measures in a child process started as a venue starts the gateway: with
- * its Node flags and environment (gateway/ops/node-flags.ts; 8 MB
- * semi-spaces instead of V8's 16 MB) and, from a source checkout, from the
+ * its Node flags and environment (gateway/ops/node-flags.ts: smaller
+ * semi-spaces than V8's default 16 MB) and, from a source checkout, from the
  * compiled build. Run in the CLI's own process, the bench measured V8's
  * default heap, whose young-generation collections during the apply took
- * 9-14 ms against 4-8 ms (docs/benchmarks.md, tenth session).
+ * 10-17 ms (docs/benchmarks.md, tenth session).
  * `inProcess` measures in this process, with whatever flags it has.
  */
 export async function run(options: Options, build: (o: { source?: boolean }) => Promise<GatewayBuild> = compiledGateway): Promise<Record<string, unknown>> {
